@@ -1,0 +1,9 @@
+# Sourced by the scripts: Debian's nix-bin works offline with flakes on and no substituters.
+export NIX_CONFIG="experimental-features = nix-command flakes
+substituters =
+warn-dirty = false"
+# Builds a flake output against the offline nixpkgs stand-in and prints its store path.
+build_with_hostpkgs() {
+  nix build --no-link --print-out-paths --no-write-lock-file \
+    --override-input nixpkgs "path:$PWD/test/hostpkgs" ".#$1"
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: set up, build jailed-codex against the offline nixpkgs stand-in,
+# and run it in its jail (with `--version` unless other arguments are given).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/nix.sh
+agent=${JAILED_AGENT:-jailed-codex}
+out=$(build_with_hostpkgs "$agent")
+echo "built $out" >&2
+(($#)) || set -- --version
+exec "$out/bin/$agent" "$@"

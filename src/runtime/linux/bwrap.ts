@@ -1,0 +1,81 @@
+import { CA_BUNDLE_IN_JAIL, type JailPlan } from "../plan.js";
+
+/** Host-side inputs bwrap needs beyond the plan: what to bind and where the run's files are. */
+export interface BwrapInputs {
+  plan: JailPlan;
+  /** Closure paths bound read-only, or ["/nix/store"] for nixStore = "full". */
+  storePaths: readonly string[];
+  /** Extra paths bound for nixStore = "full" (the daemon socket); empty otherwise. */
+  storeExtras: readonly string[];
+  /** Synthesised /etc files on the host: name in /etc -> host path. */
+  etcFiles: Readonly<Record<string, string>>;
+  caBundle: string;
+  localtime: string | null;
+  sh: string;
+  env: string;
+  /** Host paths bound read-write in the jail at the same path (the proxy socket, later). */
+  sockets: readonly string[];
+  seccompFd: number | null;
+  statusFd: number;
+}
+
+/**
+ * bubblewrap's options, passed through `--args FD` so that neither the closure list nor the environment
+ * shows in the host's process list (bwrap takes the command itself only from its real argv). Order matters: bwrap applies mounts in sequence,
+ * so the tmpfs home comes before the config paths bound into it, and the working directory last.
+ */
+export function bwrapArgs(inputs: BwrapInputs): string[] {
+  const { plan } = inputs;
+  const args: string[] = [
+    "--unshare-all",
+    "--unshare-user",
+    "--die-with-parent",
+    "--clearenv",
+    "--json-status-fd",
+    String(inputs.statusFd),
+    "--hostname",
+    "jailed",
+    "--uid",
+    String(plan.user.uid),
+    "--gid",
+    String(plan.user.gid),
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--tmpfs",
+    "/tmp",
+  ];
+  for (const path of inputs.storePaths) args.push("--ro-bind", path, path);
+  for (const path of inputs.storeExtras) args.push("--bind", path, path);
+  for (const [name, hostPath] of Object.entries(inputs.etcFiles)) {
+    args.push("--ro-bind", hostPath, `/etc/${name}`);
+  }
+  args.push("--ro-bind", inputs.caBundle, CA_BUNDLE_IN_JAIL);
+  args.push("--symlink", "ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt");
+  if (inputs.localtime !== null) args.push("--ro-bind", inputs.localtime, "/etc/localtime");
+  args.push("--symlink", inputs.sh, "/bin/sh", "--symlink", inputs.env, "/usr/bin/env");
+  args.push("--tmpfs", plan.user.home);
+  for (const mount of plan.mounts) {
+    // A path the user chose not to create is bound only when it exists.
+    const flag = mount.mode === "rw" ? "--bind" : "--ro-bind";
+    args.push(mount.create === "none" ? `${flag}-try` : flag, mount.path, mount.path);
+  }
+  if (plan.cwdMode !== "none") {
+    args.push(plan.cwdMode === "rw" ? "--bind" : "--ro-bind", plan.cwd, plan.cwd);
+  }
+  for (const path of inputs.sockets) args.push("--bind", path, path);
+  // The root tmpfs and the directories bwrap made in it become read-only; each mount keeps its own mode.
+  args.push("--remount-ro", "/", "--chdir", plan.cwd);
+  for (const [name, value] of Object.entries(plan.env)) args.push("--setenv", name, value);
+  if (inputs.seccompFd !== null) args.push("--seccomp", String(inputs.seccompFd));
+  return args;
+}
+
+/** bwrap's `--args` format: each argument terminated by NUL. */
+export function encodeArgs(args: readonly string[]): Buffer {
+  for (const arg of args) {
+    if (arg.includes("\0")) throw new Error(`argument contains NUL: ${JSON.stringify(arg)}`);
+  }
+  return Buffer.from(args.map((arg) => `${arg}\0`).join(""), "utf8");
+}

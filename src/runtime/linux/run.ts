@@ -1,0 +1,214 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { dirname, join } from "node:path";
+import type { JailConfig } from "../../spec/jail-config.js";
+import { JailSetupError } from "../errors.js";
+import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
+import { bwrapArgs, encodeArgs } from "./bwrap.js";
+import { synthesiseEtc } from "./etc.js";
+import { userNamespaceProblem } from "./preflight.js";
+
+const ARGS_FD = 3;
+const STATUS_FD = 4;
+/** How long the agent gets to exit after a forwarded SIGTERM/SIGHUP before the jail is killed. */
+const GRACE_MS = 3000;
+
+function readSysctl(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+function hostFacts(): HostFacts {
+  const info = userInfo();
+  const envHome = process.env.HOME;
+  return {
+    user: {
+      name: info.username,
+      uid: info.uid,
+      gid: info.gid,
+      home: envHome?.startsWith("/") ? envHome : info.homedir,
+    },
+    cwd: process.cwd(),
+    env: process.env,
+  };
+}
+
+function preflight(bwrap: string, uid: number): void {
+  try {
+    accessSync(bwrap, constants.X_OK);
+  } catch {
+    throw new JailSetupError(
+      `bubblewrap is missing: ${bwrap} is not an executable; rebuild the wrapper (its Nix closure provides bwrap)`,
+    );
+  }
+  const problem = userNamespaceProblem(readSysctl, uid);
+  if (problem !== null) throw new JailSetupError(`cannot create the jail: ${problem}`);
+}
+
+/** A private directory for this run's files; removed on every exit path by the caller. */
+function makeRunDir(): string {
+  const runtimeDir = process.env.XDG_RUNTIME_DIR;
+  const base = runtimeDir?.startsWith("/") ? join(runtimeDir, "jailed") : tmpdir();
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  return mkdtempSync(join(base, "jailed-run-"));
+}
+
+/** Config paths are created on the host when missing, so the agent's state survives the run. */
+function createMissing(mounts: readonly PlannedMount[]): void {
+  for (const mount of mounts) {
+    if (mount.create === "dir") mkdirSync(mount.path, { recursive: true, mode: 0o700 });
+    if (mount.create === "file") {
+      mkdirSync(dirname(mount.path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(mount.path, "a", 0o600));
+    }
+  }
+}
+
+function readStorePaths(config: JailConfig): string[] {
+  if (config.nixStore === "full") return ["/nix/store"];
+  return readFileSync(config.storePaths, "utf8").split("\n").filter(Boolean);
+}
+
+function localtime(): string | null {
+  try {
+    return realpathSync("/etc/localtime");
+  } catch {
+    return null;
+  }
+}
+
+function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
+  const dir = join(runDir, "etc");
+  mkdirSync(dir);
+  const files: Record<string, string> = {};
+  for (const [name, text] of Object.entries(synthesiseEtc(plan.user))) {
+    files[name] = join(dir, name);
+    writeFileSync(files[name], text, { mode: 0o644 });
+  }
+  return files;
+}
+
+/** The agent itself is the only child of bwrap's init (pid 1 of the jail's pid namespace). */
+function agentPid(jailInitPid: number): number | null {
+  const children = readSysctl(`/proc/${jailInitPid}/task/${jailInitPid}/children`);
+  const first = children?.split(" ")[0];
+  return first ? Number(first) : null;
+}
+
+interface JailStatus {
+  childPid: number | null;
+}
+
+function watchStatus(child: ChildProcess, status: JailStatus): void {
+  let buffered = "";
+  child.stdio[STATUS_FD]?.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString("utf8");
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) {
+      const message = JSON.parse(line) as { "child-pid"?: number };
+      if (message["child-pid"] !== undefined) status.childPid = message["child-pid"];
+    }
+  });
+}
+
+/**
+ * Signals for the agent go to the agent, which may want to save its state; the jail is killed only if it
+ * does not exit in time. SIGINT from a terminal already reached the agent through the process group.
+ */
+function forwardSignals(child: ChildProcess, status: JailStatus): () => void {
+  const forward = (signal: NodeJS.Signals): void => {
+    if (signal === "SIGINT" && process.stdin.isTTY) return;
+    const target = status.childPid === null ? null : agentPid(status.childPid);
+    if (target === null) {
+      child.kill("SIGKILL");
+      return;
+    }
+    try {
+      process.kill(target, signal);
+    } catch {
+      child.kill("SIGKILL");
+    }
+    if (signal !== "SIGWINCH") setTimeout(() => child.kill("SIGKILL"), GRACE_MS).unref();
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+  for (const signal of signals) process.on(signal, forward);
+  return () => {
+    for (const signal of signals) process.off(signal, forward);
+  };
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGTERM: 15,
+};
+
+/** Runs the agent in a bubblewrap jail; resolves to the exit code the caller should exit with. */
+export async function runLinuxJail(config: JailConfig, args: readonly string[]): Promise<number> {
+  const host = hostFacts();
+  preflight(config.tools.bwrap, host.user.uid);
+  const plan = planJail(config, host, args, {});
+  const runDir = makeRunDir();
+  const cleanup = (): void => rmSync(runDir, { recursive: true, force: true });
+  process.once("exit", cleanup);
+  try {
+    createMissing(plan.mounts);
+    const argv = bwrapArgs({
+      plan,
+      storePaths: readStorePaths(config),
+      storeExtras: [],
+      etcFiles: writeEtc(runDir, plan),
+      caBundle: config.tools.caBundle,
+      localtime: localtime(),
+      sh: config.tools.sh,
+      env: config.tools.env,
+      sockets: [],
+      seccompFd: null,
+      statusFd: STATUS_FD,
+    });
+    const argsPath = join(runDir, "bwrap-args");
+    writeFileSync(argsPath, encodeArgs(argv), { mode: 0o600 });
+    const argsFd = openSync(argsPath, "r");
+    const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...plan.argv], {
+      stdio: ["inherit", "inherit", "inherit", argsFd, "pipe"],
+    });
+    closeSync(argsFd);
+    const status: JailStatus = { childPid: null };
+    watchStatus(child, status);
+    const stopForwarding = forwardSignals(child, status);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
+      (resolve, reject) => {
+        child.once("error", reject);
+        child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+      },
+    );
+    stopForwarding();
+    if (status.childPid === null) {
+      throw new JailSetupError(
+        "bubblewrap could not set up the jail (its own message is above); check that user namespaces are allowed for this user",
+      );
+    }
+    return signal === null ? (code ?? 1) : 128 + (SIGNAL_NUMBERS[signal] ?? 0);
+  } finally {
+    cleanup();
+    process.off("exit", cleanup);
+  }
+}

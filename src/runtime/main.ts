@@ -1,0 +1,38 @@
+import { readJailConfig } from "./config.js";
+import { JailSetupError, SETUP_EXIT_CODE } from "./errors.js";
+
+const USAGE = "usage: jailed --config <jail.json> -- [agent arguments…]";
+
+/** Wrapper mode: `--config FILE -- ARGS`; everything after `--` belongs to the agent, untouched. */
+function parseWrapperArgv(argv: readonly string[]): { configPath: string; args: string[] } {
+  const separator = argv.indexOf("--");
+  const own = separator === -1 ? argv : argv.slice(0, separator);
+  if (own.length !== 2 || own[0] !== "--config" || own[1] === undefined) {
+    throw new JailSetupError(USAGE);
+  }
+  return { configPath: own[1], args: separator === -1 ? [] : argv.slice(separator + 1) };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { configPath, args } = parseWrapperArgv(argv);
+  const config = readJailConfig(configPath);
+  if (process.platform !== "linux") {
+    throw new JailSetupError(
+      `jailed runs jails on Linux only for now (this is ${process.platform})`,
+    );
+  }
+  const { runLinuxJail } = await import("./linux/run.js");
+  return runLinuxJail(config, args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message =
+      error instanceof JailSetupError ? error.message : `internal error: ${(error as Error).stack}`;
+    process.stderr.write(`jailed: ${message}\n`);
+    process.exitCode = SETUP_EXIT_CODE;
+  },
+);

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "vitest";
+import { JailSetupError } from "../../../src/runtime/errors.js";
+import { bwrapArgs, encodeArgs } from "../../../src/runtime/linux/bwrap.js";
+import { synthesiseEtc } from "../../../src/runtime/linux/etc.js";
+import { type HostFacts, planJail } from "../../../src/runtime/plan.js";
+import { sampleJailConfig } from "../../support/jail-config.js";
+
+const host: HostFacts = {
+  user: { name: "alice", uid: 1000, gid: 100, home: "/home/alice" },
+  cwd: "/home/alice/src/project",
+  env: {
+    TERM: "xterm-256color",
+    EDITOR: "vi",
+    AWS_SECRET_ACCESS_KEY: "host-secret",
+    PATH: "/usr/bin",
+  },
+};
+
+describe("planJail", () => {
+  it("appends the caller's arguments to the agent's argv", () => {
+    const plan = planJail(sampleJailConfig(), host, ["--version"], {});
+    expect(plan.argv).toEqual(["/nix/store/aaa-agent/bin/agent", "--flag", "--version"]);
+  });
+
+  it("builds the environment from named sources only", () => {
+    const plan = planJail(sampleJailConfig(), host, [], { HTTPS_PROXY: "http://127.0.0.1:1" });
+    expect(plan.env).toMatchObject({
+      PATH: "/nix/store/aaa-agent/bin:/nix/store/ccc-coreutils/bin",
+      HOME: "/home/alice",
+      USER: "alice",
+      TERM: "xterm-256color",
+      EDITOR: "vi",
+      AGENT_TELEMETRY: "0",
+      HTTPS_PROXY: "http://127.0.0.1:1",
+      SSL_CERT_FILE: "/etc/ssl/certs/ca-bundle.crt",
+      NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-bundle.crt",
+    });
+    expect(plan.env).not.toHaveProperty("AWS_SECRET_ACCESS_KEY");
+    expect(Object.values(plan.env)).not.toContain("host-secret");
+  });
+
+  it("expands ~ in config paths against the user's home", () => {
+    const plan = planJail(sampleJailConfig(), host, [], {});
+    expect(plan.mounts).toEqual([{ path: "/home/alice/.agent", mode: "rw", create: "dir" }]);
+  });
+
+  it("refuses a working directory that would expose home or the whole system", () => {
+    for (const cwd of ["/home/alice", "/home", "/"]) {
+      expect(() => planJail(sampleJailConfig(), { ...host, cwd }, [], {})).toThrow(JailSetupError);
+    }
+    expect(() => planJail(sampleJailConfig(), { ...host, cwd: "/home/alice" }, [], {})).toThrow(
+      "the working directory /home/alice would expose your home directory /home/alice to the jail",
+    );
+    const noCwd = planJail(sampleJailConfig({ cwd: "none" }), { ...host, cwd: "/" }, [], {});
+    expect(noCwd.cwd).toBe("/home/alice");
+  });
+
+  it("refuses a config path that is home itself", () => {
+    const config = sampleJailConfig({ mounts: [{ path: "~/", mode: "rw", create: "dir" }] });
+    expect(() => planJail(config, host, [], {})).toThrow("config path ~/ would expose your home");
+  });
+});
+
+describe("bwrapArgs", () => {
+  const plan = planJail(sampleJailConfig(), host, [], {});
+  const args = bwrapArgs({
+    plan,
+    storePaths: ["/nix/store/aaa-agent", "/nix/store/ccc-coreutils"],
+    storeExtras: [],
+    etcFiles: { passwd: "/run/x/etc/passwd" },
+    caBundle: "/nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt",
+    localtime: null,
+    sh: "/nix/store/fff-bash/bin/bash",
+    env: "/nix/store/ccc-coreutils/bin/env",
+    sockets: [],
+    seccompFd: 5,
+    statusFd: 4,
+  });
+  const joined = args.join(" ");
+  const indexOf = (...needle: string[]) => joined.indexOf(needle.join(" "));
+
+  it("unshares every namespace and clears the environment", () => {
+    expect(args.slice(0, 4)).toEqual([
+      "--unshare-all",
+      "--unshare-user",
+      "--die-with-parent",
+      "--clearenv",
+    ]);
+    expect(joined).not.toContain("--share-net");
+  });
+
+  it("binds each closure path read-only at its own path, and nothing else of the store", () => {
+    expect(joined).toContain("--ro-bind /nix/store/aaa-agent /nix/store/aaa-agent");
+    expect(joined).toContain("--ro-bind /nix/store/ccc-coreutils /nix/store/ccc-coreutils");
+    expect(args.filter((arg) => arg === "/nix/store")).toEqual([]);
+  });
+
+  it("mounts the home tmpfs before the config paths bound into it, and cwd after", () => {
+    const home = indexOf("--tmpfs", "/home/alice");
+    const config = indexOf("--bind", "/home/alice/.agent", "/home/alice/.agent");
+    const cwd = indexOf("--bind", "/home/alice/src/project", "/home/alice/src/project");
+    expect(home).toBeGreaterThan(-1);
+    expect(config).toBeGreaterThan(home);
+    expect(cwd).toBeGreaterThan(config);
+    expect(indexOf("--remount-ro", "/")).toBeGreaterThan(cwd);
+  });
+
+  it("synthesises /etc, /bin/sh and /usr/bin/env", () => {
+    expect(joined).toContain("--ro-bind /run/x/etc/passwd /etc/passwd");
+    expect(joined).toContain("--symlink /nix/store/fff-bash/bin/bash /bin/sh");
+    expect(joined).toContain("--symlink /nix/store/ccc-coreutils/bin/env /usr/bin/env");
+    expect(joined).toContain(
+      "--ro-bind /nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt /etc/ssl/certs/ca-bundle.crt",
+    );
+  });
+
+  it("sets exactly the planned environment and passes the status and seccomp fds", () => {
+    const setenv = args.flatMap((arg, i) => (arg === "--setenv" ? [args[i + 1]] : []));
+    expect(setenv.sort()).toEqual(Object.keys(plan.env).sort());
+    expect(joined).toContain("--json-status-fd 4");
+    expect(joined).toContain("--seccomp 5");
+    expect(joined).toContain("--chdir /home/alice/src/project");
+  });
+
+  it("binds a path the user chose not to create only if it exists", () => {
+    const optional = planJail(
+      sampleJailConfig({ mounts: [{ path: "/srv/data", mode: "ro", create: "none" }] }),
+      host,
+      [],
+      {},
+    );
+    const optionalArgs = bwrapArgs({
+      plan: optional,
+      storePaths: [],
+      storeExtras: [],
+      etcFiles: {},
+      caBundle: "/ca",
+      localtime: null,
+      sh: "/sh",
+      env: "/env",
+      sockets: [],
+      seccompFd: null,
+      statusFd: 4,
+    }).join(" ");
+    expect(optionalArgs).toContain("--ro-bind-try /srv/data /srv/data");
+    expect(optionalArgs).not.toContain("--seccomp");
+  });
+});
+
+describe("encodeArgs", () => {
+  it("terminates each argument with NUL and refuses NUL inside one", () => {
+    expect(encodeArgs(["a", "b c"]).toString()).toBe("a\0b c\0");
+    expect(() => encodeArgs(["a\0b"])).toThrow("argument contains NUL");
+  });
+});
+
+describe("synthesiseEtc", () => {
+  it("knows only the running user and nobody", () => {
+    const etc = synthesiseEtc(host.user);
+    expect(etc.passwd).toBe(
+      "alice:x:1000:100::/home/alice:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n",
+    );
+    expect(etc.group).toBe("alice:x:100:\nnogroup:x:65534:\n");
+    expect(etc.hosts).toBe("127.0.0.1 localhost\n::1 localhost\n");
+  });
+});
