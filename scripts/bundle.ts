@@ -54,7 +54,7 @@ export function staleFiles(fresh: Map<string, Uint8Array>): string[] {
   return stale.map((name) => join("nix", "runtime", name));
 }
 
-if (import.meta.main ?? process.argv[1] === import.meta.filename) {
+if (process.argv[1] === import.meta.filename) {
   const fresh = await bundleRuntime();
   if (process.argv.includes("--check")) {
     const stale = staleFiles(fresh);
