@@ -60,5 +60,7 @@ export function buildFlakeOutput(attr: string): string {
 }
 
 export function closureOf(paths: readonly string[]): string[] {
-  return nix("nix-store", ["-qR", ...paths]).split("\n").sort();
+  return nix("nix-store", ["-qR", ...paths])
+    .split("\n")
+    .sort();
 }

@@ -1,0 +1,3 @@
+export * from "./ast.js";
+export { fromJson } from "./from-json.js";
+export { type PrintOptions, printNix } from "./print.js";
