@@ -1,0 +1,128 @@
+# The packages jailed and its tests need, made from this machine's own
+# (Debian 12) binaries: each is copied with the libraries it needs, and
+# patched to load them from the store (builders/bundle-elves.sh), so that it
+# runs with its Nix closure alone. The versions name what this machine has;
+# a builder copies whatever the host has at the time.
+{ final, hostRunCommand }:
+let
+  hostPackage =
+    {
+      pname,
+      version,
+      meta ? { },
+      copy,
+    }:
+    hostRunCommand "${pname}-${version}"
+      {
+        inherit pname version meta;
+        inherit (final) glibc;
+      }
+      ''
+        source ${./builders/bundle-elves.sh}
+        ${copy}
+        bundle_elves "$out"
+      '';
+in
+{
+  # The loader and libc, as nixpkgs' glibc holds them: every other package's
+  # ELF files point here.
+  glibc = hostRunCommand "glibc-2.36" {
+    pname = "glibc";
+    version = "2.36";
+  } ''
+    mkdir -p "$out/lib"
+    dpkg-query -L libc6:amd64 | grep -E '^/lib/x86_64-linux-gnu/[^/]+$' |
+      while read -r file; do cp "$file" "$out/lib/"; done
+    test -e "$out/lib/ld-linux-x86-64.so.2"
+  '';
+
+  bash = hostPackage {
+    pname = "bash";
+    version = "5.2.15";
+    meta.mainProgram = "bash";
+    copy = ''
+      mkdir -p "$out/bin"
+      cp /usr/bin/bash "$out/bin/bash"
+      ln -s bash "$out/bin/sh"
+    '';
+  };
+
+  coreutils = hostPackage {
+    pname = "coreutils";
+    version = "9.1";
+    copy = ''
+      mkdir -p "$out/bin"
+      dpkg-query -L coreutils | grep -E '/bin/[^/]+$' |
+        while read -r file; do cp "$file" "$out/bin/"; done
+    '';
+  };
+
+  bubblewrap = hostPackage {
+    pname = "bubblewrap";
+    version = "0.8.0";
+    meta.mainProgram = "bwrap";
+    copy = ''
+      mkdir -p "$out/bin"
+      cp /usr/bin/bwrap "$out/bin/bwrap"
+    '';
+  };
+
+  socat = hostPackage {
+    pname = "socat";
+    version = "1.7.4.4";
+    meta.mainProgram = "socat";
+    copy = ''
+      mkdir -p "$out/bin"
+      cp /usr/bin/socat "$out/bin/socat"
+    '';
+  };
+
+  nodejs = hostPackage {
+    pname = "nodejs";
+    version = "20.20.2";
+    meta.mainProgram = "node";
+    copy = ''
+      mkdir -p "$out/bin"
+      cp /usr/bin/node "$out/bin/node"
+    '';
+  };
+
+  cacert = hostPackage {
+    pname = "nss-cacert";
+    version = "20230311";
+    copy = ''
+      mkdir -p "$out/etc/ssl/certs"
+      cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-bundle.crt"
+    '';
+  };
+
+  curl = hostPackage {
+    pname = "curl";
+    version = "7.88.1";
+    meta.mainProgram = "curl";
+    copy = ''
+      mkdir -p "$out/bin"
+      cp /usr/bin/curl "$out/bin/curl"
+    '';
+  };
+
+  # Debian's git looks for its helpers (git-remote-https, …) and templates
+  # at compiled-in /usr paths; the wrapper points it at the store's copies.
+  git = hostPackage {
+    pname = "git";
+    version = "2.39.5";
+    meta.mainProgram = "git";
+    copy = ''
+      mkdir -p "$out/bin" "$out/libexec" "$out/share/git-core"
+      cp -R --preserve=mode,links /usr/lib/git-core "$out/libexec/git-core"
+      cp -R /usr/share/git-core/templates "$out/share/git-core/templates"
+      cat > "$out/bin/git" <<EOF
+    #!${final.bash}/bin/bash
+    export GIT_EXEC_PATH=\''${GIT_EXEC_PATH:-$out/libexec/git-core}
+    export GIT_TEMPLATE_DIR=\''${GIT_TEMPLATE_DIR:-$out/share/git-core/templates}
+    exec "$out/libexec/git-core/git" "\$@"
+    EOF
+      chmod +x "$out/bin/git"
+    '';
+  };
+}
