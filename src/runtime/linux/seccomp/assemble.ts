@@ -14,30 +14,30 @@ export type Statement =
   | { op: "label"; name: Label }
   | { op: "ld"; offset: number }
   | { op: "and"; k: number }
-  | { op: Condition; k: number; then: Label; else: Label }
+  | { op: Condition; k: number; ifTrue: Label; ifFalse: Label }
   | { op: "ja"; to: Label }
   | { op: "ret"; k: number };
 
 export const label = (name: Label): Statement => ({ op: "label", name });
 export const ld = (offset: number): Statement => ({ op: "ld", offset });
 export const and = (k: number): Statement => ({ op: "and", k });
-export const jeq = (k: number, then: Label, otherwise: Label): Statement => ({
+export const jeq = (k: number, ifTrue: Label, ifFalse: Label): Statement => ({
   op: "jeq",
   k,
-  then,
-  else: otherwise,
+  ifTrue,
+  ifFalse,
 });
-export const jge = (k: number, then: Label, otherwise: Label): Statement => ({
+export const jge = (k: number, ifTrue: Label, ifFalse: Label): Statement => ({
   op: "jge",
   k,
-  then,
-  else: otherwise,
+  ifTrue,
+  ifFalse,
 });
-export const jset = (k: number, then: Label, otherwise: Label): Statement => ({
+export const jset = (k: number, ifTrue: Label, ifFalse: Label): Statement => ({
   op: "jset",
   k,
-  then,
-  else: otherwise,
+  ifTrue,
+  ifFalse,
 });
 export const ja = (to: Label): Statement => ({ op: "ja", to });
 export const ret = (k: number): Statement => ({ op: "ret", k });
@@ -54,17 +54,17 @@ const CONDITION_CODE: Record<Condition, number> = {
 
 export function assemble(statements: readonly Statement[]): Instruction[] {
   const { operations, target } = resolveLabels(statements);
-  const relays = operations.map(() => ({ then: false, else: false }));
+  const relays = operations.map(() => ({ ifTrue: false, ifFalse: false }));
 
   // Relays only ever get added, and each one only lengthens distances, so this settles.
   let positions = layout(relays);
   for (let changed = true; changed; ) {
     changed = false;
     operations.forEach((operation, index) => {
-      if (!("then" in operation)) return;
-      const relay = relays[index] as { then: boolean; else: boolean };
+      if (!("ifTrue" in operation)) return;
+      const relay = relays[index] as { ifTrue: boolean; ifFalse: boolean };
       const next = (positions[index] as number) + 1;
-      for (const branch of ["then", "else"] as const) {
+      for (const branch of ["ifTrue", "ifFalse"] as const) {
         const distance = (positions[target(operation[branch], index)] as number) - next;
         if (!relay[branch] && distance > MAX_SHORT_JUMP) {
           relay[branch] = true;
@@ -88,30 +88,30 @@ export function assemble(statements: readonly Statement[]): Instruction[] {
       case "ja":
         return [{ code: OP.JA, jt: 0, jf: 0, k: at(operation.to, index) - here - 1 }];
       default: {
-        const relay = relays[index] as { then: boolean; else: boolean };
+        const relay = relays[index] as { ifTrue: boolean; ifFalse: boolean };
         const code = CONDITION_CODE[operation.op];
-        const thenAt = at(operation.then, index);
-        const elseAt = at(operation.else, index);
-        if (relay.then && relay.else) {
+        const trueAt = at(operation.ifTrue, index);
+        const falseAt = at(operation.ifFalse, index);
+        if (relay.ifTrue && relay.ifFalse) {
           return [
             { code, jt: 0, jf: 1, k: operation.k },
-            { code: OP.JA, jt: 0, jf: 0, k: thenAt - here - 2 },
-            { code: OP.JA, jt: 0, jf: 0, k: elseAt - here - 3 },
+            { code: OP.JA, jt: 0, jf: 0, k: trueAt - here - 2 },
+            { code: OP.JA, jt: 0, jf: 0, k: falseAt - here - 3 },
           ];
         }
-        if (relay.then) {
+        if (relay.ifTrue) {
           return [
-            { code, jt: 0, jf: elseAt - here - 1, k: operation.k },
-            { code: OP.JA, jt: 0, jf: 0, k: thenAt - here - 2 },
+            { code, jt: 0, jf: falseAt - here - 1, k: operation.k },
+            { code: OP.JA, jt: 0, jf: 0, k: trueAt - here - 2 },
           ];
         }
-        if (relay.else) {
+        if (relay.ifFalse) {
           return [
-            { code, jt: thenAt - here - 1, jf: 0, k: operation.k },
-            { code: OP.JA, jt: 0, jf: 0, k: elseAt - here - 2 },
+            { code, jt: trueAt - here - 1, jf: 0, k: operation.k },
+            { code: OP.JA, jt: 0, jf: 0, k: falseAt - here - 2 },
           ];
         }
-        return [{ code, jt: thenAt - here - 1, jf: elseAt - here - 1, k: operation.k }];
+        return [{ code, jt: trueAt - here - 1, jf: falseAt - here - 1, k: operation.k }];
       }
     }
   });
@@ -155,11 +155,11 @@ function resolveLabels(statements: readonly Statement[]): {
 }
 
 /** Output position of each operation, counting the relays inserted after conditional jumps. */
-function layout(relays: readonly { then: boolean; else: boolean }[]): number[] {
+function layout(relays: readonly { ifTrue: boolean; ifFalse: boolean }[]): number[] {
   let position = 0;
   return relays.map((relay) => {
     const here = position;
-    position += 1 + Number(relay.then) + Number(relay.else);
+    position += 1 + Number(relay.ifTrue) + Number(relay.ifFalse);
     return here;
   });
 }

@@ -105,7 +105,9 @@ const ENFORCES_WRITE_XOR_EXECUTE: Record<Hardening, boolean> = {
 };
 
 export function syscallTreatments(profile: Hardening): ReadonlyMap<Syscall, Treatment> {
-  const checks = ENFORCES_WRITE_XOR_EXECUTE[profile] ? { ...CHECKED, ...WRITE_XOR_EXECUTE } : CHECKED;
+  const checks = ENFORCES_WRITE_XOR_EXECUTE[profile]
+    ? { ...CHECKED, ...WRITE_XOR_EXECUTE }
+    : CHECKED;
   return new Map<Syscall, Treatment>([
     ...DENIED.map((name): [Syscall, Treatment] => [name, { deny: "EPERM" }]),
     ...NOT_IMPLEMENTED.map((name): [Syscall, Treatment] => [name, { deny: "ENOSYS" }]),
