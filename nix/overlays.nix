@@ -3,9 +3,16 @@
 final: prev:
 let
   jailedLib = import ./lib.nix { pkgs = final; };
+  # Presence is read from prev: the names this overlay adds must not depend on its own result.
+  present = builtins.filter (spec: prev ? ${spec.nixAttr}) (builtins.attrValues jailedLib.agents);
 in
 {
   inherit (jailedLib) makeJailedAgent;
-  jailedLib = jailedLib;
+  inherit jailedLib;
 }
-// jailedLib.agentPackages
+// builtins.listToAttrs (
+  map (spec: {
+    inherit (spec) name;
+    value = jailedLib.${spec.functionName} { };
+  }) present
+)

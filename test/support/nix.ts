@@ -45,18 +45,27 @@ export function nixEvalError(expr: string): string {
   throw new Error(`expected evaluation to fail: ${expr}`);
 }
 
+const againstHostpkgs = [
+  "--no-write-lock-file",
+  "--override-input",
+  "nixpkgs",
+  `path:${repoRoot}/test/hostpkgs`,
+];
+
 /** Builds a flake output of this repo against test/hostpkgs, as the README does. */
 export function buildFlakeOutput(attr: string): string {
-  return nix("nix", [
-    "build",
-    "--no-link",
-    "--print-out-paths",
-    "--no-write-lock-file",
-    "--override-input",
-    "nixpkgs",
-    `path:${repoRoot}/test/hostpkgs`,
-    `${repoRoot}#${attr}`,
-  ]);
+  const built = JSON.parse(
+    nix("nix", ["build", "--no-link", "--json", ...againstHostpkgs, `${repoRoot}#${attr}`]),
+  ) as { outputs: { out: string } }[];
+  return (built[0] as { outputs: { out: string } }).outputs.out;
+}
+
+/** Evaluates a flake output of this repo against test/hostpkgs, optionally through `apply`. */
+export function evalFlakeJson(attr: string, apply?: string): unknown {
+  const applyArgs = apply === undefined ? [] : ["--apply", apply];
+  return JSON.parse(
+    nix("nix", ["eval", "--json", ...againstHostpkgs, ...applyArgs, `${repoRoot}#${attr}`]),
+  );
 }
 
 export function closureOf(paths: readonly string[]): string[] {
