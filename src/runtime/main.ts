@@ -1,5 +1,6 @@
 import { readJailConfig } from "./config.js";
 import { JailSetupError, SETUP_EXIT_CODE } from "./errors.js";
+import { applyOverrides } from "./overrides.js";
 
 const USAGE = "usage: jailed --config <jail.json> -- [agent arguments…]";
 
@@ -15,7 +16,7 @@ function parseWrapperArgv(argv: readonly string[]): { configPath: string; args: 
 
 async function main(argv: readonly string[]): Promise<number> {
   const { configPath, args } = parseWrapperArgv(argv);
-  const config = readJailConfig(configPath);
+  const config = applyOverrides(readJailConfig(configPath), process.env);
   if (process.platform !== "linux") {
     throw new JailSetupError(
       `jailed runs jails on Linux only for now (this is ${process.platform})`,

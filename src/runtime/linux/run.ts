@@ -19,9 +19,11 @@ import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../p
 import { bwrapArgs, encodeArgs } from "./bwrap.js";
 import { synthesiseEtc } from "./etc.js";
 import { userNamespaceProblem } from "./preflight.js";
+import { buildSeccompFilter, hostArch } from "./seccomp/index.js";
 
 const ARGS_FD = 3;
 const STATUS_FD = 4;
+const SECCOMP_FD = 5;
 /** How long the agent gets to exit after a forwarded SIGTERM/SIGHUP before the jail is killed. */
 const GRACE_MS = 3000;
 
@@ -103,6 +105,12 @@ function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
   return files;
 }
 
+/** Writes a file only this user can read and opens it for a child to read from a passed fd. */
+function privateFileFd(path: string, contents: Uint8Array): number {
+  writeFileSync(path, contents, { mode: 0o600 });
+  return openSync(path, "r");
+}
+
 /** The agent itself is the only child of bwrap's init (pid 1 of the jail's pid namespace). */
 function agentPid(jailInitPid: number): number | null {
   const children = readSysctl(`/proc/${jailInitPid}/task/${jailInitPid}/children`);
@@ -181,16 +189,19 @@ export async function runLinuxJail(config: JailConfig, args: readonly string[]):
       sh: config.tools.sh,
       env: config.tools.env,
       sockets: [],
-      seccompFd: null,
+      seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
     });
-    const argsPath = join(runDir, "bwrap-args");
-    writeFileSync(argsPath, encodeArgs(argv), { mode: 0o600 });
-    const argsFd = openSync(argsPath, "r");
+    const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
+    const seccompFd = privateFileFd(
+      join(runDir, "seccomp.bpf"),
+      buildSeccompFilter(config.hardening, hostArch()),
+    );
     const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...plan.argv], {
-      stdio: ["inherit", "inherit", "inherit", argsFd, "pipe"],
+      stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd],
     });
     closeSync(argsFd);
+    closeSync(seccompFd);
     const status: JailStatus = { childPid: null };
     watchStatus(child, status);
     const stopForwarding = forwardSignals(child, status);
