@@ -1,0 +1,56 @@
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+
+/** One decision of the proxy, one JSON line in the run's audit log. */
+export interface AuditEntry {
+  /** When the request arrived (ISO 8601). */
+  time: string;
+  method: string;
+  /** `scheme://authority/path?query`, or `host:port` for a CONNECT tunnel. */
+  url: string;
+  decision: "allow" | "deny";
+  /** Index of the deciding rule; null when no rule matched. */
+  rule: number | null;
+  /** Why it was denied (the `x-jailed-denied` value); null when allowed. */
+  reason: string | null;
+  /** Status sent to the client (200 for an established tunnel). */
+  status: number;
+  /** Body bytes from the client (tunnels: all bytes) and to the client. */
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+}
+
+export interface AuditLog {
+  /** Queues a line; never blocks the event loop. */
+  write(entry: AuditEntry): void;
+  /** Flushes and closes; later writes are dropped. */
+  close(): Promise<void>;
+}
+
+export function auditLine(entry: AuditEntry): string {
+  return `${JSON.stringify(entry)}\n`;
+}
+
+/** Opens (appends to, creates 0600) the audit log; rejects when it cannot be opened. */
+export async function openAuditLog(path: string): Promise<AuditLog> {
+  const stream = createWriteStream(path, { flags: "a", mode: 0o600 });
+  await once(stream, "open");
+  let closed = false;
+  stream.on("error", (error) => {
+    // Losing the log must not take the run down; say so once and stop writing.
+    closed = true;
+    process.stderr.write(`jailed: audit log ${path} failed: ${error.message}\n`);
+  });
+  return {
+    write(entry) {
+      if (!closed) stream.write(auditLine(entry));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      stream.end();
+      await once(stream, "close");
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { chmod } from "node:fs/promises";
+import type { Server } from "node:http";
+import { createSecureContext, type SecureContext } from "node:tls";
+import type { Rule } from "../spec/policy.js";
+import { openAuditLog } from "./audit.js";
+import { createProxyAuthCheck } from "./auth.js";
+import { createRouter, type Resolve, resolveWithSystem, type UpstreamMap } from "./dial.js";
+import { compilePolicy } from "./policy/index.js";
+import { createProxyServer } from "./server.js";
+import { createCertificateAuthority } from "./tls/authority.js";
+
+export type { AuditEntry } from "./audit.js";
+export { proxyAuthorization } from "./auth.js";
+export type { Resolve, ResolvedAddress, UpstreamMap } from "./dial.js";
+export { PolicyError } from "./policy/index.js";
+
+export interface ProxyOptions {
+  /** Unix socket to listen on, in a directory only the user can enter; made mode 0600. */
+  socketPath: string;
+  /** Clients must send `Proxy-Authorization: Basic base64("jailed:" + token)`. */
+  token: string;
+  rules: readonly Rule[];
+  /** JSONL audit log, appended to. */
+  auditPath: string;
+  /** Called for every denial with the host and a one-line explanation. */
+  onDeny?: (host: string, message: string) => void;
+  /** Trusted for upstream TLS in addition to Node's store (its roots and NODE_EXTRA_CA_CERTS). */
+  extraUpstreamCaPems?: readonly string[];
+  /** Tests only: dial these addresses for these hosts, unchecked (they stand in for the Internet). */
+  upstreams?: UpstreamMap;
+  /** Tests only: resolve names with this instead of the system resolver. */
+  lookup?: Resolve;
+}
+
+export interface RunningProxy {
+  /** The run's CA certificate: the jail's trust bundle must include it. */
+  caCertPem: string;
+  close(): Promise<void>;
+}
+
+/** Starts the run's policy proxy; rejects on a bad rule (PolicyError) or an unusable path. */
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const policy = compilePolicy(options.rules);
+  const checkAuth = createProxyAuthCheck(options.token);
+  const authority = createCertificateAuthority();
+  const audit = await openAuditLog(options.auditPath);
+  let trust: SecureContext | undefined;
+  const proxy = createProxyServer({
+    policy,
+    route: createRouter({
+      resolve: options.lookup ?? resolveWithSystem,
+      namedAddresses: policy.namedAddresses,
+      upstreams: options.upstreams ?? {},
+    }),
+    authority,
+    audit,
+    checkAuth,
+    upstreamTrust: () => {
+      // Node's default store plus the extras. Passing all roots as `ca` would parse ~140 PEMs
+      // (~40 ms); adding to a copy of the default store costs ~2 ms.
+      if (trust === undefined) {
+        trust = createSecureContext();
+        for (const pem of options.extraUpstreamCaPems ?? []) trust.context.addCACert(pem);
+      }
+      return trust;
+    },
+    onDeny: options.onDeny,
+  });
+  try {
+    await listen(proxy.server, options.socketPath);
+    await chmod(options.socketPath, 0o600);
+  } catch (error) {
+    await proxy.close().catch(() => {});
+    await audit.close();
+    throw error;
+  }
+  return {
+    caCertPem: authority.certPem,
+    async close() {
+      await proxy.close();
+      await audit.close();
+    },
+  };
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}

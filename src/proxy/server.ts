@@ -1,0 +1,449 @@
+import { once } from "node:events";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import type { AuditEntry, AuditLog } from "./audit.js";
+import { RefusedAddressError, type Route } from "./dial.js";
+import {
+  forwardRequest,
+  forwardUpgrade,
+  splice,
+  type Traffic,
+  type UpstreamRequest,
+} from "./exchange.js";
+import { endToEndHeaders, rawResponse, withHeader } from "./headers.js";
+import {
+  type Attempt,
+  type CompiledPolicy,
+  type CompiledRule,
+  type Denial,
+  decide,
+  decideConnect,
+  explainHostMismatch,
+  explainPolicyDenial,
+  explainRefusedAddress,
+  normalizePath,
+} from "./policy/index.js";
+import {
+  type Authority,
+  formatAuthority,
+  parseAbsoluteHttp,
+  parseAuthority,
+  splitPathAndQuery,
+} from "./target.js";
+import type { CertificateAuthority } from "./tls/authority.js";
+
+/** Everything a proxy instance needs to answer clients. */
+export interface ProxyDeps {
+  policy: CompiledPolicy;
+  route: (host: string, port: number) => Route;
+  authority: CertificateAuthority;
+  audit: AuditLog;
+  checkAuth: (header: string | undefined) => boolean;
+  upstreamTrust: () => tls.SecureContext;
+  onDeny: ((host: string, message: string) => void) | undefined;
+}
+
+export interface ProxyServer {
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** A request on its way through the proxy, as policy and the audit log see it. */
+interface Exchange {
+  started: number;
+  time: string;
+  attempt: Attempt;
+  decision: "allow" | "deny";
+  rule: number | null;
+  reason: string | null;
+  traffic: Traffic;
+  recorded: boolean;
+}
+
+const ESTABLISHED = "HTTP/1.1 200 Connection Established\r\n\r\n";
+const PLAIN = ["Content-Type", "text/plain; charset=utf-8"];
+// The proxy answered `Expect: 100-continue` itself; the upstream need not wait for a second one.
+const DROP_FROM_REQUEST = new Set(["expect"]);
+const SERVER_OPTIONS: http.ServerOptions = {
+  // Uploads and event streams can run for as long as they like.
+  requestTimeout: 0,
+  keepAliveTimeout: 60_000,
+};
+
+const defaultPort = (scheme: "http" | "https") => (scheme === "https" ? 443 : 80);
+
+export function createProxyServer(deps: ProxyDeps): ProxyServer {
+  // Upstream connections are pooled per host and port and reused across client connections.
+  const agentOptions = { keepAlive: true, timeout: 30_000, scheduling: "lifo" as const };
+  const agents = {
+    http: new http.Agent(agentOptions),
+    https: undefined as https.Agent | undefined,
+  };
+  const httpsAgent = () => {
+    agents.https ??= new https.Agent({ ...agentOptions, secureContext: deps.upstreamTrust() });
+    return agents.https;
+  };
+  const sockets = new Set<Duplex>();
+  const track = (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+  /** The host:port each decrypted tunnel was opened to. */
+  const tunnels = new WeakMap<Duplex, Authority>();
+
+  const outer = http.createServer(SERVER_OPTIONS);
+  const inner = http.createServer(SERVER_OPTIONS);
+  outer.on("connection", track);
+
+  const begin = (attempt: Attempt): Exchange => ({
+    started: performance.now(),
+    time: new Date().toISOString(),
+    attempt,
+    decision: "allow",
+    rule: null,
+    reason: null,
+    traffic: { bytesUp: 0, bytesDown: 0 },
+    recorded: false,
+  });
+
+  const record = (exchange: Exchange, status: number) => {
+    if (exchange.recorded) return;
+    exchange.recorded = true;
+    const entry: AuditEntry = {
+      time: exchange.time,
+      method: exchange.attempt.method,
+      url: exchange.attempt.url,
+      decision: exchange.decision,
+      rule: exchange.rule,
+      reason: exchange.reason,
+      status,
+      bytesUp: exchange.traffic.bytesUp,
+      bytesDown: exchange.traffic.bytesDown,
+      durationMs: Math.round((performance.now() - exchange.started) * 1000) / 1000,
+    };
+    deps.audit.write(entry);
+  };
+
+  const deny = (exchange: Exchange, denial: Denial, rule: CompiledRule | null) => {
+    exchange.decision = "deny";
+    exchange.reason = denial.reason;
+    exchange.rule = rule?.index ?? null;
+    deps.onDeny?.(exchange.attempt.host, denial.line);
+  };
+
+  const denialHeaders = (denial: Denial) => [...PLAIN, "X-Jailed-Denied", denial.reason];
+
+  /** A denial or upstream failure for a request whose response has not started. */
+  const failure = (
+    exchange: Exchange,
+    error: Error,
+  ): { status: number; headers: string[]; body: string } => {
+    if (error instanceof RefusedAddressError) {
+      const denial = explainRefusedAddress(exchange.attempt, error.refused);
+      deny(exchange, denial, null);
+      return { status: 403, headers: denialHeaders(denial), body: denial.body };
+    }
+    const code = (error as NodeJS.ErrnoException).code ?? error.name;
+    return {
+      status: 502,
+      headers: PLAIN,
+      body: `jailed: ${exchange.attempt.url}: upstream failed: ${code}: ${error.message}\n`,
+    };
+  };
+
+  // ---- requests: absolute-form on the proxy, origin-form inside a decrypted tunnel ----
+
+  const handleRequest = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    tunnel: Authority | undefined,
+  ) => {
+    const target = resolveTarget(req, tunnel);
+    if ("status" in target) {
+      res.writeHead(target.status, target.headers).end(target.body);
+      return;
+    }
+    const { upstream, exchange } = target;
+    res.on("close", () => record(exchange, res.statusCode));
+    const respond = (status: number, headers: string[], body: string) =>
+      res.writeHead(status, headers).end(body);
+    const denied = judge(exchange, target.facts, target.hostHeader);
+    if (denied) {
+      respond(403, denialHeaders(denied), denied.body);
+      return;
+    }
+    const routed = routeFor(exchange, upstream.scheme);
+    if ("status" in routed) {
+      respond(routed.status, routed.headers, routed.body);
+      return;
+    }
+    forwardRequest(
+      { ...upstream, route: routed.route, agent: routed.agent },
+      req,
+      res,
+      exchange.traffic,
+      (error) => {
+        const { status, headers, body } = failure(exchange, error);
+        respond(status, headers, body);
+      },
+    );
+  };
+
+  const handleUpgrade = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    tunnel: Authority | undefined,
+  ) => {
+    socket.on("error", () => socket.destroy());
+    const target = resolveTarget(req, tunnel);
+    if ("status" in target) {
+      socket.end(
+        rawResponse(
+          target.status,
+          http.STATUS_CODES[target.status] ?? "",
+          target.headers,
+          target.body,
+        ),
+      );
+      return;
+    }
+    const { upstream, exchange } = target;
+    // Answers written in full are recorded at once; an upgraded connection when it closes.
+    socket.on("close", () => record(exchange, 101));
+    const respond = (code: number, headers: string[], body: string) => {
+      record(exchange, code);
+      socket.end(
+        rawResponse(code, http.STATUS_CODES[code] ?? "", [...headers, "Connection", "close"], body),
+      );
+    };
+    const denied = judge(exchange, target.facts, target.hostHeader);
+    if (denied) {
+      respond(403, denialHeaders(denied), denied.body);
+      return;
+    }
+    const routed = routeFor(exchange, upstream.scheme);
+    if ("status" in routed) {
+      respond(routed.status, routed.headers, routed.body);
+      return;
+    }
+    const headers = [
+      ...upstream.headers,
+      "Connection",
+      "Upgrade",
+      "Upgrade",
+      req.headers.upgrade ?? "",
+    ];
+    forwardUpgrade(
+      { ...upstream, headers, route: routed.route, agent: routed.agent },
+      socket,
+      head,
+      exchange.traffic,
+      (error) => {
+        const { status: code, headers: failHeaders, body } = failure(exchange, error);
+        respond(code, failHeaders, body);
+      },
+      track,
+    );
+  };
+
+  type Resolved =
+    | { status: number; headers: string[]; body: string }
+    | {
+        upstream: Omit<UpstreamRequest, "route" | "agent">;
+        exchange: Exchange;
+        facts: { host: string; port: number; method: string; path: string };
+        hostHeader: string | undefined;
+      };
+
+  /** Works out where a request goes: authorization, request target, Host, normalised path. */
+  const resolveTarget = (req: IncomingMessage, tunnel: Authority | undefined): Resolved => {
+    const method = req.method ?? "GET";
+    let scheme: "http" | "https";
+    let authority: Authority;
+    let rawPath: string;
+    let query: string;
+    let headers = endToEndHeaders(req.rawHeaders, DROP_FROM_REQUEST);
+    if (tunnel === undefined) {
+      if (!deps.checkAuth(req.headers["proxy-authorization"])) return proxyAuthRequired();
+      const absolute = parseAbsoluteHttp(req.url ?? "");
+      if (absolute === null) {
+        return {
+          status: 400,
+          headers: PLAIN,
+          body: "jailed: this is a proxy: send absolute-form http:// requests, or CONNECT for https\n",
+        };
+      }
+      scheme = "http";
+      authority = absolute;
+      ({ path: rawPath, query } = absolute);
+      // The request target names the server; a Host field that disagrees is replaced.
+      headers = withHeader(headers, "Host", formatAuthority(absolute.host, absolute.port, 80));
+    } else {
+      scheme = "https";
+      authority = tunnel;
+      ({ path: rawPath, query } = splitPathAndQuery(req.url ?? "/"));
+      if (!rawPath.startsWith("/") && rawPath !== "*") {
+        return {
+          status: 400,
+          headers: PLAIN,
+          body: "jailed: inside a tunnel, send origin-form requests\n",
+        };
+      }
+    }
+    if (req.headers["transfer-encoding"] !== undefined)
+      headers.push("Transfer-Encoding", "chunked");
+    const path = rawPath === "*" ? "*" : normalizePath(rawPath);
+    const url = `${scheme}://${formatAuthority(authority.host, authority.port, defaultPort(scheme))}${path}${query}`;
+    const exchange = begin({ method, url, host: authority.host, port: authority.port });
+    return {
+      upstream: { scheme, method, path: `${path}${query}`, headers },
+      exchange,
+      facts: { host: authority.host, port: authority.port, method, path },
+      hostHeader: tunnel === undefined ? undefined : req.headers.host,
+    };
+  };
+
+  /** Policy for one request; inside a tunnel, also that Host names the host the tunnel is to. */
+  const judge = (
+    exchange: Exchange,
+    facts: { host: string; port: number; method: string; path: string },
+    hostHeader: string | undefined,
+  ): Denial | null => {
+    const sameHost =
+      hostHeader === undefined ||
+      hostHeader === facts.host || // the common case, without normalising
+      parseAuthority(hostHeader, facts.port)?.host === facts.host;
+    if (!sameHost) {
+      const denial = explainHostMismatch(exchange.attempt, hostHeader);
+      deny(exchange, denial, null);
+      return denial;
+    }
+    const decision = decide(deps.policy, facts);
+    exchange.rule = decision.rule?.index ?? null;
+    if (decision.allow) return null;
+    const denial = explainPolicyDenial(exchange.attempt, decision.rule);
+    deny(exchange, denial, decision.rule);
+    return denial;
+  };
+
+  const routeFor = (
+    exchange: Exchange,
+    scheme: "http" | "https",
+  ): { route: Route; agent: http.Agent } | { status: number; headers: string[]; body: string } => {
+    try {
+      const route = deps.route(exchange.attempt.host, exchange.attempt.port);
+      return { route, agent: scheme === "https" ? httpsAgent() : agents.http };
+    } catch (error) {
+      return failure(exchange, error as Error);
+    }
+  };
+
+  // ---- CONNECT: refuse, pass through, or decrypt and hand to the inner server ----
+
+  outer.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    if (!deps.checkAuth(req.headers["proxy-authorization"])) {
+      const { status, headers, body } = proxyAuthRequired();
+      socket.end(rawResponse(status, "Proxy Authentication Required", headers, body));
+      return;
+    }
+    const authority = parseAuthority(req.url ?? "", null);
+    if (authority === null) {
+      socket.end(rawResponse(400, "Bad Request", PLAIN, "jailed: CONNECT takes host:port\n"));
+      return;
+    }
+    const { host, port } = authority;
+    const exchange = begin({ method: "CONNECT", url: formatAuthority(host, port, 0), host, port });
+    // Refusals are recorded at once; a tunnel when it closes.
+    socket.on("close", () => record(exchange, 200));
+    const refuse = (code: number, headers: string[], body: string) => {
+      record(exchange, code);
+      socket.end(
+        rawResponse(code, http.STATUS_CODES[code] ?? "", [...headers, "Connection", "close"], body),
+      );
+    };
+    const decision = decideConnect(deps.policy, host, port);
+    exchange.rule = decision.rule?.index ?? null;
+    if (decision.action === "deny") {
+      const denial = explainPolicyDenial(exchange.attempt, decision.rule);
+      deny(exchange, denial, decision.rule);
+      refuse(403, denialHeaders(denial), denial.body);
+      return;
+    }
+    if (decision.action === "inspect") {
+      socket.write(ESTABLISHED);
+      if (head.length > 0) socket.unshift(head);
+      const decrypted = new tls.TLSSocket(socket as net.Socket, {
+        isServer: true,
+        secureContext: deps.authority.contextFor(host),
+        ALPNProtocols: ["http/1.1"],
+      });
+      decrypted.on("error", () => socket.destroy());
+      track(decrypted);
+      tunnels.set(decrypted, authority);
+      inner.emit("connection", decrypted);
+      return;
+    }
+    let route: Route;
+    try {
+      route = deps.route(host, port);
+    } catch (error) {
+      const { status: code, headers, body } = failure(exchange, error as Error);
+      refuse(code, headers, body);
+      return;
+    }
+    const upstream = net.connect({ host: route.host, port: route.port, lookup: route.lookup });
+    track(upstream);
+    upstream.once("error", (error) => {
+      const { status: code, headers, body } = failure(exchange, error);
+      refuse(code, headers, body);
+    });
+    upstream.once("connect", () => {
+      upstream.removeAllListeners("error");
+      socket.write(ESTABLISHED);
+      if (head.length > 0) upstream.write(head);
+      splice(socket, upstream, exchange.traffic);
+    });
+  });
+
+  outer.on("request", (req: IncomingMessage, res: ServerResponse) =>
+    handleRequest(req, res, undefined),
+  );
+  outer.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    handleUpgrade(req, socket, head, undefined),
+  );
+  inner.on("request", (req: IncomingMessage, res: ServerResponse) =>
+    handleRequest(req, res, tunnels.get(req.socket)),
+  );
+  inner.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    handleUpgrade(req, socket, head, tunnels.get(socket)),
+  );
+  // A client that does not trust the run's CA fails the handshake: nothing to answer.
+  inner.on("clientError", (_error: Error, socket: Duplex) => socket.destroy());
+
+  return {
+    server: outer,
+    async close() {
+      const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
+      // Every open exchange writes its audit line on close: let them all do so before returning.
+      const open = [...sockets].map((socket) => once(socket, "close"));
+      for (const socket of sockets) socket.destroy();
+      agents.http.destroy();
+      agents.https?.destroy();
+      await Promise.all([closed, ...open]);
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+function proxyAuthRequired(): { status: number; headers: string[]; body: string } {
+  return {
+    status: 407,
+    headers: [...PLAIN, "Proxy-Authenticate", 'Basic realm="jailed"'],
+    body: "jailed: proxy authentication required\n",
+  };
+}

@@ -1,0 +1,139 @@
+import { createHash, type KeyObject, sign } from "node:crypto";
+import { addressBytes, ipFamily } from "../address.js";
+import {
+  bitString,
+  boolean,
+  contextTag,
+  octetString,
+  objectIdentifier as oid,
+  sequence,
+  set,
+  time,
+  unsignedInteger,
+  utf8String,
+} from "./der.js";
+
+// X.509 v3 certificates for ECDSA P-256 keys, signed with node:crypto. Only what a CA and a TLS
+// server certificate need.
+
+const OID = {
+  ecdsaWithSha256: "1.2.840.10045.4.3.2",
+  ecPublicKey: "1.2.840.10045.2.1",
+  prime256v1: "1.2.840.10045.3.1.7",
+  commonName: "2.5.4.3",
+  organization: "2.5.4.10",
+  subjectKeyIdentifier: "2.5.29.14",
+  keyUsage: "2.5.29.15",
+  subjectAltName: "2.5.29.17",
+  basicConstraints: "2.5.29.19",
+  authorityKeyIdentifier: "2.5.29.35",
+  extKeyUsage: "2.5.29.37",
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+} as const;
+
+/** Distinguished name `O=jailed, CN=…`; the CN is left out when longer than X.520 allows (64). */
+function name(commonName: string): Buffer {
+  const attribute = (type: string, value: string) => set(sequence(oid(type), utf8String(value)));
+  const rdns = [attribute(OID.organization, "jailed")];
+  if (commonName.length <= 64) rdns.push(attribute(OID.commonName, commonName));
+  return sequence(...rdns);
+}
+
+function extension(id: string, critical: boolean, value: Buffer): Buffer {
+  return critical
+    ? sequence(oid(id), boolean(true), octetString(value))
+    : sequence(oid(id), octetString(value));
+}
+
+/** The uncompressed EC point (0x04 ‖ x ‖ y) of a P-256 public key. */
+function ecPoint(publicKey: KeyObject): Buffer {
+  const jwk = publicKey.export({ format: "jwk" });
+  if (jwk.crv !== "P-256" || jwk.x === undefined || jwk.y === undefined) {
+    throw new Error("certificates here carry ECDSA P-256 keys only");
+  }
+  return Buffer.concat([
+    Buffer.of(4),
+    Buffer.from(jwk.x, "base64url"),
+    Buffer.from(jwk.y, "base64url"),
+  ]);
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
+export function keyIdentifier(publicKey: KeyObject): Buffer {
+  return createHash("sha1").update(ecPoint(publicKey)).digest();
+}
+
+/** dNSName [2] for a host name, iPAddress [7] (4 or 16 bytes) for an IP address. */
+function subjectAltName(host: string): Buffer {
+  return ipFamily(host) === 0
+    ? contextTag(2, Buffer.from(host, "ascii"), false)
+    : contextTag(7, addressBytes(host), false);
+}
+
+export interface CertificateFields {
+  /** Positive, at most 20 bytes. */
+  serial: Buffer;
+  issuerName: string;
+  issuerKeyId: Buffer;
+  subjectName: string;
+  publicKey: KeyObject;
+  notBefore: Date;
+  notAfter: Date;
+  /** A CA that signs leaves only, or a TLS server certificate for one host name or IP address. */
+  profile: { kind: "ca" } | { kind: "server"; host: string };
+}
+
+/** DER of an X.509 v3 certificate with `fields`, signed by `issuerKey` (ECDSA with SHA-256). */
+export function buildCertificate(fields: CertificateFields, issuerKey: KeyObject): Buffer {
+  const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256));
+  const point = ecPoint(fields.publicKey);
+  const keyIds = [
+    extension(
+      OID.subjectKeyIdentifier,
+      false,
+      octetString(createHash("sha1").update(point).digest()),
+    ),
+    extension(
+      OID.authorityKeyIdentifier,
+      false,
+      sequence(contextTag(0, fields.issuerKeyId, false)),
+    ),
+  ];
+  const extensions =
+    fields.profile.kind === "ca"
+      ? [
+          // CA:TRUE, pathLenConstraint 0: it signs leaves, never other CAs.
+          extension(
+            OID.basicConstraints,
+            true,
+            sequence(boolean(true), unsignedInteger(Buffer.of(0))),
+          ),
+          // keyCertSign (bit 5) and cRLSign (bit 6).
+          extension(OID.keyUsage, true, bitString(Buffer.of(0x06), 1)),
+          ...keyIds,
+        ]
+      : [
+          extension(OID.basicConstraints, true, sequence()),
+          // digitalSignature (bit 0): all an ECDHE-ECDSA server key does.
+          extension(OID.keyUsage, true, bitString(Buffer.of(0x80), 7)),
+          extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
+          extension(OID.subjectAltName, false, sequence(subjectAltName(fields.profile.host))),
+          ...keyIds,
+        ];
+  const tbs = sequence(
+    contextTag(0, unsignedInteger(Buffer.of(2)), true), // version v3
+    unsignedInteger(fields.serial),
+    signatureAlgorithm,
+    name(fields.issuerName),
+    sequence(time(fields.notBefore), time(fields.notAfter)),
+    name(fields.subjectName),
+    sequence(sequence(oid(OID.ecPublicKey), oid(OID.prime256v1)), bitString(point)),
+    contextTag(3, sequence(...extensions), true),
+  );
+  return sequence(tbs, signatureAlgorithm, bitString(sign("sha256", tbs, issuerKey)));
+}
+
+export function toPem(certificateDer: Buffer): string {
+  const lines = certificateDer.toString("base64").match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
+}
