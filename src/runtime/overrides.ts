@@ -18,7 +18,11 @@ const OVERRIDES: Record<string, (config: JailConfig, value: string) => JailConfi
 };
 
 /** Variables the test suite sets for the proxy's loopback stand-ins; read where they are used. */
-const READ_ELSEWHERE = new Set(["JAILED_TEST_UPSTREAMS", "JAILED_TEST_UPSTREAM_CA"]);
+const READ_ELSEWHERE = new Set([
+  "JAILED_TEST_UPSTREAMS",
+  "JAILED_TEST_UPSTREAM_CA",
+  "JAILED_TEST_RESOLVE",
+]);
 
 export function applyOverrides(
   config: JailConfig,

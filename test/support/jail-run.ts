@@ -85,3 +85,27 @@ export function spawnAs(runner: Runner, sandbox: Sandbox, argv: readonly string[
   const [file, args] = command(runner, argv);
   return spawn(file, args, { ...options(sandbox, {}), stdio: ["ignore", "pipe", "pipe"] });
 }
+
+/** Like runAs, without blocking the event loop: for tests whose servers run in this process. */
+export async function runAsAsync(
+  runner: Runner,
+  sandbox: Sandbox,
+  argv: readonly string[],
+  extraEnv: Record<string, string> = {},
+): Promise<RunResult> {
+  const [file, args] = command(runner, argv);
+  const child = spawn(file, args, {
+    ...options(sandbox, extraEnv),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const status = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  return { status, stdout, stderr };
+}

@@ -15,7 +15,9 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { JailConfig } from "../../spec/jail-config.js";
 import { JailSetupError } from "../errors.js";
+import type { RunNetwork } from "../network.js";
 import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
+import { proxyEnv, withBridge } from "./bridge.js";
 import { bwrapArgs, encodeArgs } from "./bwrap.js";
 import { synthesiseEtc } from "./etc.js";
 import { userNamespaceProblem } from "./preflight.js";
@@ -173,31 +175,40 @@ const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
 export async function runLinuxJail(config: JailConfig, args: readonly string[]): Promise<number> {
   const host = hostFacts();
   preflight(config.tools.bwrap, host.user.uid);
-  const plan = planJail(config, host, args, {});
+  // Only a proxied run loads the proxy (and its TLS code): `network = "none"` starts faster.
+  const networkModule = config.network.mode === "proxy" ? await import("../network.js") : null;
+  const token = networkModule?.newProxyToken() ?? null;
+  const plan = planJail(config, host, args, token === null ? {} : proxyEnv(token));
   const runDir = makeRunDir();
   const cleanup = (): void => rmSync(runDir, { recursive: true, force: true });
   process.once("exit", cleanup);
+  let network: RunNetwork | null = null;
   try {
     createMissing(plan.mounts);
+    if (networkModule !== null && token !== null) {
+      network = await networkModule.startRunNetwork(config, runDir, host.user.home, token);
+    }
     const argv = bwrapArgs({
       plan,
       storePaths: readStorePaths(config),
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
-      caBundle: config.tools.caBundle,
+      caBundle: network?.caBundle ?? config.tools.caBundle,
       localtime: localtime(),
       sh: config.tools.sh,
       env: config.tools.env,
-      sockets: [],
+      sockets: network === null ? [] : [network.socketPath],
       seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
     });
+    const command =
+      network === null ? plan.argv : withBridge(plan.argv, config.tools, network.socketPath);
     const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
     const seccompFd = privateFileFd(
       join(runDir, "seccomp.bpf"),
       buildSeccompFilter(config.hardening, hostArch()),
     );
-    const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...plan.argv], {
+    const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...command], {
       stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd],
     });
     closeSync(argsFd);
@@ -219,6 +230,7 @@ export async function runLinuxJail(config: JailConfig, args: readonly string[]):
     }
     return signal === null ? (code ?? 1) : 128 + (SIGNAL_NUMBERS[signal] ?? 0);
   } finally {
+    await network?.proxy.close();
     cleanup();
     process.off("exit", cleanup);
   }

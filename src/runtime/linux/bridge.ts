@@ -1,0 +1,40 @@
+/** The port the bridge listens on inside the jail; the jail's network namespace is its own, so any port is free. */
+export const BRIDGE_PORT = 3128;
+
+/** Proxy variables for the jail: every common spelling, so curl, git, node, Bun, Go and Rust clients all use it. */
+export function proxyEnv(token: string): Record<string, string> {
+  const url = `http://jailed:${token}@127.0.0.1:${BRIDGE_PORT}`;
+  const noProxy = "localhost,127.0.0.1,::1";
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    ALL_PROXY: url,
+    NO_PROXY: noProxy,
+    http_proxy: url,
+    https_proxy: url,
+    all_proxy: url,
+    no_proxy: noProxy,
+  };
+}
+
+/**
+ * argv that starts the bridge (socat from the closure: 127.0.0.1:PORT -> the proxy's unix socket) and
+ * waits until it listens before exec'ing the agent, so the agent's first request never races it. The
+ * wait reads /proc/net/tcp with bash builtins only: the closure may hold nothing else.
+ */
+export function withBridge(
+  argv: readonly string[],
+  tools: { sh: string; socat: string },
+  socketPath: string,
+): string[] {
+  const local = `0100007F:${BRIDGE_PORT.toString(16).toUpperCase().padStart(4, "0")}`;
+  const script = `"$0" TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:${socketPath}' &
+for ((i = 0; i < 20000; i++)); do
+  while read -r _ local _ state _; do
+    [[ $local == ${local} && $state == 0A ]] && exec "$@"
+  done </proc/net/tcp
+done
+echo "jailed: the bridge to the proxy did not start" >&2
+exit 2`;
+  return [tools.sh, "-c", script, tools.socat, ...argv];
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import {
+  PolicyError,
+  type ProxyOptions,
+  type RunningProxy,
+  startProxy,
+  type UpstreamMap,
+} from "../proxy/index.js";
+import type { JailConfig } from "../spec/jail-config.js";
+import type { Rule } from "../spec/policy.js";
+import { JailSetupError } from "./errors.js";
+
+/** What the jail needs from a started proxy. */
+export interface RunNetwork {
+  proxy: RunningProxy;
+  token: string;
+  socketPath: string;
+  /** nixpkgs' CA bundle plus the run's CA, written in the run directory. */
+  caBundle: string;
+  auditPath: string;
+}
+
+/** Where a run's audit log goes: $XDG_STATE_HOME/jailed/runs/<time>-<name>-<id>.jsonl. */
+export function auditPathFor(
+  env: NodeJS.ProcessEnv,
+  home: string,
+  name: string,
+  now: Date,
+): string {
+  const state = env.XDG_STATE_HOME?.startsWith("/")
+    ? env.XDG_STATE_HOME
+    : join(home, ".local", "state");
+  const stamp = now.toISOString().replace(/[:.]/g, "-");
+  return join(state, "jailed", "runs", `${stamp}-${name}-${randomBytes(3).toString("hex")}.jsonl`);
+}
+
+type TestOptions = Pick<ProxyOptions, "upstreams" | "extraUpstreamCaPems" | "lookup">;
+
+/**
+ * Test-only stand-ins for the Internet, since tests run offline: JAILED_TEST_UPSTREAMS maps names to
+ * loopback servers (unchecked: they play public hosts), JAILED_TEST_RESOLVE answers names like DNS
+ * would (checked like any answer), and JAILED_TEST_UPSTREAM_CA names a PEM file the proxy trusts
+ * upstream. Only the user who starts the run can set them; the jail cannot.
+ */
+function testOptions(env: NodeJS.ProcessEnv): TestOptions {
+  const options: TestOptions = {};
+  if (env.JAILED_TEST_UPSTREAMS) {
+    options.upstreams = JSON.parse(env.JAILED_TEST_UPSTREAMS) as UpstreamMap;
+  }
+  if (env.JAILED_TEST_UPSTREAM_CA) {
+    options.extraUpstreamCaPems = [readFileSync(env.JAILED_TEST_UPSTREAM_CA, "utf8")];
+  }
+  if (env.JAILED_TEST_RESOLVE) {
+    const answers = JSON.parse(env.JAILED_TEST_RESOLVE) as Record<string, string[]>;
+    options.lookup = async (name) =>
+      (answers[name] ?? []).map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 }));
+  }
+  return options;
+}
+
+function rulesOf(config: JailConfig): Rule[] {
+  if (config.network.mode !== "proxy") return [];
+  if (config.network.policyFile !== null) {
+    throw new JailSetupError(
+      `network.policyFile (${config.network.policyFile}) is not supported by this runtime yet; use network.allow or network.rules`,
+    );
+  }
+  return config.network.rules;
+}
+
+/** One line on the terminal per distinct denied host, outside the jail. */
+function denialNotifier(): (host: string, message: string) => void {
+  const seen = new Set<string>();
+  return (host, message) => {
+    if (seen.has(host)) return;
+    seen.add(host);
+    process.stderr.write(`${message}\n`);
+  };
+}
+
+/** The run's random proxy credential: a process outside the jail that finds the socket cannot use it. */
+export function newProxyToken(): string {
+  return randomBytes(24).toString("hex");
+}
+
+export async function startRunNetwork(
+  config: JailConfig,
+  runDir: string,
+  home: string,
+  token: string,
+): Promise<RunNetwork> {
+  const socketPath = join(runDir, "proxy.sock");
+  const auditPath = auditPathFor(process.env, home, config.name, new Date());
+  mkdirSync(join(auditPath, ".."), { recursive: true, mode: 0o700 });
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy({
+      socketPath,
+      token,
+      rules: rulesOf(config),
+      auditPath,
+      onDeny: denialNotifier(),
+      ...testOptions(process.env),
+    });
+  } catch (error) {
+    if (error instanceof PolicyError)
+      throw new JailSetupError(`bad network policy: ${error.message}`);
+    throw error;
+  }
+  const caBundle = join(runDir, "ca-bundle.crt");
+  writeFileSync(
+    caBundle,
+    `${readFileSync(config.tools.caBundle, "utf8").trimEnd()}\n${proxy.caCertPem}`,
+    {
+      mode: 0o644,
+    },
+  );
+  return { proxy, token, socketPath, caBundle, auditPath };
+}
