@@ -36,21 +36,10 @@
 
       jailedCli =
         system:
-        let
+        import ./nix/cli.nix {
           pkgs = pkgsFor system;
-        in
-        pkgs.runCommandLocal "jailed"
-          {
-            meta.mainProgram = "jailed";
-          }
-          ''
-            mkdir -p $out/bin
-            cat > $out/bin/jailed <<'EOF'
-            #!${pkgs.bash}/bin/bash
-            exec ${pkgs.nodejs}/bin/node ${./nix/runtime}/jailed.mjs "$@"
-            EOF
-            chmod +x $out/bin/jailed
-          '';
+          jailedLib = libFor system;
+        };
     in
     {
       lib = forAllSystems libFor;

@@ -22,6 +22,26 @@ let
     "strict"
   ];
 
+  # Relative to the working directory: what the user's own tools (git, direnv, editors, agents run
+  # outside the jail) execute or load without asking. A trailing / marks a directory. See README.md,
+  # "Writes that turn into code".
+  defaultProtectedPaths = [
+    ".git/config"
+    ".git/commondir"
+    ".git/hooks/"
+    ".envrc"
+    ".mcp.json"
+    ".vscode/"
+    ".idea/"
+    ".claude/commands/"
+    ".claude/agents/"
+  ];
+
+  defaultLimits = {
+    nofile = 65536;
+    nproc = 4096;
+  };
+
   knownOptions = [
     "name"
     "pkg"
@@ -37,6 +57,8 @@ let
     "credentials"
     "hardening"
     "nixStore"
+    "protectedPaths"
+    "limits"
   ];
 
   hasSuffix = suffix: string: builtins.match ".*${suffix}" string != null;
@@ -47,6 +69,13 @@ let
     builtins.isString path
     && builtins.match "(/|~/).*" path != null
     && builtins.match "(.*/)?\\.\\.(/.*)?" path == null;
+
+  # Below the working directory: no leading / or ~, no empty, . or .. segment; a trailing / is allowed.
+  isProtectedPath =
+    path:
+    builtins.isString path
+    && builtins.match "[^/~][^/]*(/[^/]+)*/?" path != null
+    && builtins.match "(.*/)?\\.\\.?(/.*)?" path == null;
 
   isEnvName = name: builtins.match "[A-Za-z_][A-Za-z0-9_]*" name != null;
 
@@ -179,6 +208,8 @@ let
       hardening = args.hardening or "default";
       nixStore = args.nixStore or "closure";
       credentials = builtins.mapAttrs (credential fail) (args.credentials or { });
+      protectedPaths = args.protectedPaths or defaultProtectedPaths;
+      limits = defaultLimits // (args.limits or { });
 
       jailPkgs = [ pkg ] ++ extraPkgs ++ basePackages;
       # /bin/sh, /usr/bin/env and the trust bundle are part of every jail; socat bridges to the proxy.
@@ -202,6 +233,8 @@ let
           credentials
           hardening
           nixStore
+          protectedPaths
+          limits
           ;
         argv = [ "${pkg}/bin/${command}" ];
         storePaths = "${closure}/store-paths";
@@ -238,6 +271,20 @@ let
           fail "env must be an attribute set of strings"
         else if !builtins.all isEnvName (builtins.attrNames env ++ fwdEnv) then
           fail "env and fwdEnv names must be environment variable names"
+        else if !builtins.isList protectedPaths then
+          fail "protectedPaths must be a list of paths relative to the working directory"
+        else if !builtins.all isProtectedPath protectedPaths then
+          fail "protectedPaths entry ${
+            builtins.toJSON (builtins.head (builtins.filter (p: !isProtectedPath p) protectedPaths))
+          } must be a path relative to the working directory, without empty, '.' or '..' segments"
+        else if !builtins.isAttrs (args.limits or { }) then
+          fail "limits must be an attribute set { nofile = …; nproc = …; }"
+        else if builtins.attrNames limits != builtins.attrNames defaultLimits then
+          fail "limits has unknown field ${
+            builtins.toJSON (builtins.head (builtins.filter (k: !(defaultLimits ? ${k})) (builtins.attrNames limits)))
+          }; use nofile or nproc (core dumps are always off)"
+        else if !builtins.all (v: builtins.isInt v && v > 0) (builtins.attrValues limits) then
+          fail "limits.nofile and limits.nproc must be positive integers"
         else
           jailConfig;
 
@@ -310,6 +357,7 @@ agentFunctions
   inherit
     makeJailedAgent
     commonPkgs
+    defaultProtectedPaths
     agents
     agentPackages
     runtime

@@ -9,6 +9,10 @@ in
 {
   inherit (jailedLib) makeJailedAgent;
   inherit jailedLib;
+  jailed = import ./cli.nix {
+    pkgs = final;
+    inherit jailedLib;
+  };
 }
 // builtins.listToAttrs (
   map (spec: {

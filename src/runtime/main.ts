@@ -15,6 +15,11 @@ function parseWrapperArgv(argv: readonly string[]): { configPath: string; args: 
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The jailed CLI's own wrapper passes `--cli <its base config>` before the user's arguments.
+  if (argv[0] === "--cli" && argv[1] !== undefined) {
+    const { runCli } = await import("./cli.js");
+    return runCli(argv[1], argv.slice(2));
+  }
   const { configPath, args } = parseWrapperArgv(argv);
   const config = applyOverrides(readJailConfig(configPath), process.env);
   if (process.platform !== "linux") {

@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import type { JailConfig } from "../spec/jail-config.js";
+import type { JailConfig, Limits } from "../spec/jail-config.js";
 import { JailSetupError } from "./errors.js";
 import type { JailUser } from "./linux/etc.js";
 import { expandHome, isWithin } from "./linux/paths.js";
@@ -27,6 +27,9 @@ export interface JailPlan {
   cwd: string;
   cwdMode: "rw" | "ro" | "none";
   mounts: PlannedMount[];
+  /** Relative to cwd; empty unless cwd is read-write (see protection.ts). */
+  protectedPaths: string[];
+  limits: Limits;
 }
 
 /** Variables a terminal program needs to draw; forwarded when set, never secrets. */
@@ -106,5 +109,7 @@ export function planJail(
     cwd: config.cwd === "none" ? home : cwd,
     cwdMode: config.cwd,
     mounts,
+    protectedPaths: config.cwd === "rw" ? config.protectedPaths : [],
+    limits: config.limits,
   };
 }

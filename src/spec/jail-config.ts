@@ -21,6 +21,35 @@ export const MountSchema = v.strictObject({
 });
 export type Mount = v.InferOutput<typeof MountSchema>;
 
+/**
+ * A path relative to the working directory that the jail must not write, present or not (git hooks and
+ * config, .envrc, editor and agent settings: files the user's own tools run outside the jail). A
+ * trailing `/` marks a directory, which matters when the path is missing and a placeholder stands in.
+ */
+export const ProtectedPathSchema = v.pipe(
+  v.string(),
+  v.regex(/^[^/~]/, "must be relative to the working directory"),
+  v.check(
+    (p) =>
+      p
+        .replace(/\/$/, "")
+        .split("/")
+        .every((s) => s !== "" && s !== "." && s !== ".."),
+    "must name a path below the working directory, without empty, '.' or '..' segments",
+  ),
+);
+
+const positiveInteger = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+/** Resource limits of every process in the jail; core dumps are always off. */
+export const LimitsSchema = v.strictObject({
+  /** RLIMIT_NOFILE: open files per process. */
+  nofile: positiveInteger,
+  /** Processes and threads the jail may hold at once (RLIMIT_NPROC, and the pid namespace's size). */
+  nproc: positiveInteger,
+});
+export type Limits = v.InferOutput<typeof LimitsSchema>;
+
 /** Store paths of the programs the runtime itself needs to build the jail. */
 export const ToolsSchema = v.strictObject({
   bwrap: absolute,
@@ -40,6 +69,9 @@ export const JailConfigSchema = v.strictObject({
   path: v.array(absolute),
   mounts: v.array(MountSchema),
   cwd: v.picklist(["rw", "ro", "none"]),
+  /** Read-only inside the working directory when it is read-write; see ProtectedPathSchema. */
+  protectedPaths: v.array(ProtectedPathSchema),
+  limits: LimitsSchema,
   env: v.record(v.string(), v.string()),
   fwdEnv: v.array(v.string()),
   network: NetworkSchema,

@@ -39,6 +39,18 @@ describe("makeJailedAgent options, shown on the JailConfig", () => {
       credentials: {},
       hardening: "default",
       nixStore: "closure",
+      protectedPaths: [
+        ".git/config",
+        ".git/commondir",
+        ".git/hooks/",
+        ".envrc",
+        ".mcp.json",
+        ".vscode/",
+        ".idea/",
+        ".claude/commands/",
+        ".claude/agents/",
+      ],
+      limits: { nofile: 65536, nproc: 4096 },
       tools: {
         bwrap: storePath,
         socat: storePath,
@@ -104,6 +116,19 @@ describe("makeJailedAgent options, shown on the JailConfig", () => {
       hardening: "strict",
       nixStore: "full",
     });
+  });
+
+  it("protectedPaths replaces the list (lift one by leaving it out); limits merge over the defaults", () => {
+    const config = configWith(`{
+      protectedPaths = builtins.filter (p: p != ".envrc") jailedLib.defaultProtectedPaths ++ [ ".claude/settings.json" ];
+      limits.nproc = 512;
+    }`);
+    expect(config.protectedPaths).toEqual([
+      ...(defaults.protectedPaths as string[]).filter((path) => path !== ".envrc"),
+      ".claude/settings.json",
+    ]);
+    expect(config.limits).toEqual({ nofile: 65536, nproc: 512 });
+    expect(configWith(`{ protectedPaths = [ ]; }`).protectedPaths).toEqual([]);
   });
 
   it('network = "none" means no proxy; allow and rules become ordered rules', () => {
@@ -203,6 +228,20 @@ describe("makeJailedAgent refuses bad options with a message naming the option a
     ],
     [`{ env = { "A-B" = "1"; }; }`, "env and fwdEnv names must be environment variable names"],
     [`{ env = { A = 1; }; }`, "env must be an attribute set of strings"],
+    [
+      `{ protectedPaths = [ "/etc/passwd" ]; }`,
+      `protectedPaths entry "/etc/passwd" must be a path relative to the working directory, without empty, '.' or '..' segments`,
+    ],
+    [`{ protectedPaths = [ "a/../../b" ]; }`, `protectedPaths entry "a/../../b" must be`],
+    [`{ protectedPaths = [ "~/.bashrc" ]; }`, `protectedPaths entry "~/.bashrc" must be`],
+    [`{ protectedPaths = ".envrc"; }`, "protectedPaths must be a list of paths"],
+    [
+      `{ limits.core = 1; }`,
+      `limits has unknown field "core"; use nofile or nproc (core dumps are always off)`,
+    ],
+    [`{ limits.nproc = 0; }`, "limits.nofile and limits.nproc must be positive integers"],
+    [`{ limits.nofile = "many"; }`, "limits.nofile and limits.nproc must be positive integers"],
+    [`{ limits = 5; }`, "limits must be an attribute set { nofile = …; nproc = …; }"],
     [`{ colour = "red"; }`, `unknown option "colour"; known options: name, pkg, command`],
     [
       `{ credentials.k = { hosts = [ ]; source.env = "K"; }; }`,

@@ -10,6 +10,8 @@ export function sampleJailConfig(overrides: Partial<JailConfig> = {}): JailConfi
     path: ["/nix/store/aaa-agent/bin", "/nix/store/ccc-coreutils/bin"],
     mounts: [{ path: "~/.agent", mode: "rw", create: "dir" }],
     cwd: "rw",
+    protectedPaths: [".git/config", ".git/hooks/", ".envrc"],
+    limits: { nofile: 65536, nproc: 4096 },
     env: { AGENT_TELEMETRY: "0" },
     fwdEnv: ["EDITOR"],
     network: { mode: "none" },

@@ -20,7 +20,8 @@ export function proxyEnv(token: string): Record<string, string> {
 /**
  * argv that starts the bridge (socat from the closure: 127.0.0.1:PORT -> the proxy's unix socket) and
  * waits until it listens before exec'ing the agent, so the agent's first request never races it. The
- * wait reads /proc/net/tcp with bash builtins only: the closure may hold nothing else.
+ * wait reads /proc/net/tcp with bash builtins only: the closure may hold nothing else. socat's own log
+ * goes nowhere: a client hanging up is routine, and the proxy's audit log records every exchange.
  */
 export function withBridge(
   argv: readonly string[],
@@ -28,7 +29,7 @@ export function withBridge(
   socketPath: string,
 ): string[] {
   const local = `0100007F:${BRIDGE_PORT.toString(16).toUpperCase().padStart(4, "0")}`;
-  const script = `"$0" TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:${socketPath}' &
+  const script = `"$0" -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:${socketPath}' &
 for ((i = 0; i < 20000; i++)); do
   while read -r _ local _ state _; do
     [[ $local == ${local} && $state == 0A ]] && exec "$@"

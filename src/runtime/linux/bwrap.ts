@@ -1,5 +1,13 @@
 import { CA_BUNDLE_IN_JAIL, type JailPlan } from "../plan.js";
 
+const PID_MAX = "/proc/sys/kernel/pid_max";
+
+export interface Bind {
+  source: string;
+  dest: string;
+  readOnly: boolean;
+}
+
 /** Host-side inputs bwrap needs beyond the plan: what to bind and where the run's files are. */
 export interface BwrapInputs {
   plan: JailPlan;
@@ -17,12 +25,20 @@ export interface BwrapInputs {
   sockets: readonly string[];
   seccompFd: number | null;
   statusFd: number;
+  /**
+   * fd to read the jail's pid_max from (limits.ts: pidNamespaceMax), or null on a kernel where pid_max
+   * is global (kernelHasPidNamespaceMax).
+   */
+  pidMaxFd: number | null;
+  /** Binds that keep protected paths in cwd from being written (protect.ts), applied after cwd. */
+  protection: readonly Bind[];
 }
 
 /**
  * bubblewrap's options, passed through `--args FD` so that neither the closure list nor the environment
  * shows in the host's process list (bwrap takes the command itself only from its real argv). Order matters: bwrap applies mounts in sequence,
- * so the tmpfs home comes before the config paths bound into it, and the working directory last.
+ * so the tmpfs home comes before the config paths bound into it, then the working directory, then the
+ * protected paths inside it.
  */
 export function bwrapArgs(inputs: BwrapInputs): string[] {
   const { plan } = inputs;
@@ -31,6 +47,9 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
     "--unshare-user",
     "--die-with-parent",
     "--clearenv",
+    // bwrap leaves root (and only root) every capability inside the jail's user namespace.
+    "--cap-drop",
+    "ALL",
     "--json-status-fd",
     String(inputs.statusFd),
     "--hostname",
@@ -43,9 +62,11 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
     "/dev",
     "--proc",
     "/proc",
-    "--tmpfs",
-    "/tmp",
   ];
+  if (inputs.pidMaxFd !== null) args.push("--file", String(inputs.pidMaxFd), PID_MAX);
+  // Sysctls resolve in the reader's own namespaces, so this is the jail's /proc/sys, read-only: the jail
+  // cannot raise its pid_max, nor (as uid 0, which the kernel lets write global sysctls) the host's.
+  args.push("--ro-bind", "/proc/sys", "/proc/sys", "--tmpfs", "/tmp");
   for (const path of inputs.storePaths) args.push("--ro-bind", path, path);
   for (const path of inputs.storeExtras) args.push("--bind", path, path);
   for (const [name, hostPath] of Object.entries(inputs.etcFiles)) {
@@ -63,6 +84,9 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
   }
   if (plan.cwdMode !== "none") {
     args.push(plan.cwdMode === "rw" ? "--bind" : "--ro-bind", plan.cwd, plan.cwd);
+  }
+  for (const bind of inputs.protection) {
+    args.push(bind.readOnly ? "--ro-bind" : "--bind", bind.source, bind.dest);
   }
   for (const path of inputs.sockets) args.push("--bind", path, path);
   // The root tmpfs and the directories bwrap made in it become read-only; each mount keeps its own mode.

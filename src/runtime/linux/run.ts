@@ -15,17 +15,21 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { JailConfig } from "../../spec/jail-config.js";
 import { JailSetupError } from "../errors.js";
+import { withLimits } from "../limits.js";
 import type { RunNetwork } from "../network.js";
 import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
 import { proxyEnv, withBridge } from "./bridge.js";
 import { bwrapArgs, encodeArgs } from "./bwrap.js";
 import { synthesiseEtc } from "./etc.js";
+import { openPidMaxFd } from "./pid-max.js";
 import { userNamespaceProblem } from "./preflight.js";
+import { protectPaths } from "./protect.js";
 import { buildSeccompFilter, hostArch } from "./seccomp/index.js";
 
 const ARGS_FD = 3;
 const STATUS_FD = 4;
 const SECCOMP_FD = 5;
+const PID_MAX_FD = 6;
 /** How long the agent gets to exit after a forwarded SIGTERM/SIGHUP before the jail is killed. */
 const GRACE_MS = 3000;
 
@@ -78,7 +82,13 @@ function createMissing(mounts: readonly PlannedMount[]): void {
     if (mount.create === "dir") mkdirSync(mount.path, { recursive: true, mode: 0o700 });
     if (mount.create === "file") {
       mkdirSync(dirname(mount.path), { recursive: true, mode: 0o700 });
-      closeSync(openSync(mount.path, "a", 0o600));
+      // An empty file is not valid JSON; agents reading a config file want an empty object.
+      const initial = mount.path.endsWith(".json") ? "{}\n" : "";
+      try {
+        writeFileSync(mount.path, initial, { flag: "wx", mode: 0o600 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
     }
   }
 }
@@ -172,7 +182,11 @@ const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
 };
 
 /** Runs the agent in a bubblewrap jail; resolves to the exit code the caller should exit with. */
-export async function runLinuxJail(config: JailConfig, args: readonly string[]): Promise<number> {
+export async function runLinuxJail(
+  config: JailConfig,
+  args: readonly string[],
+  extraStorePaths: readonly string[] = [],
+): Promise<number> {
   const host = hostFacts();
   preflight(config.tools.bwrap, host.user.uid);
   // Only a proxied run loads the proxy (and its TLS code): `network = "none"` starts faster.
@@ -180,17 +194,24 @@ export async function runLinuxJail(config: JailConfig, args: readonly string[]):
   const token = networkModule?.newProxyToken() ?? null;
   const plan = planJail(config, host, args, token === null ? {} : proxyEnv(token));
   const runDir = makeRunDir();
-  const cleanup = (): void => rmSync(runDir, { recursive: true, force: true });
+  let releaseProtection = (): void => {};
+  const cleanup = (): void => {
+    releaseProtection();
+    rmSync(runDir, { recursive: true, force: true });
+  };
   process.once("exit", cleanup);
   let network: RunNetwork | null = null;
   try {
     createMissing(plan.mounts);
+    const protection = protectPaths(plan, runDir);
+    releaseProtection = protection.release;
+    const pidMaxFd = openPidMaxFd(join(runDir, "pid-max"), plan.limits.nproc);
     if (networkModule !== null && token !== null) {
       network = await networkModule.startRunNetwork(config, runDir, host.user.home, token);
     }
     const argv = bwrapArgs({
       plan,
-      storePaths: readStorePaths(config),
+      storePaths: [...new Set([...readStorePaths(config), ...extraStorePaths])],
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
       caBundle: network?.caBundle ?? config.tools.caBundle,
@@ -200,19 +221,26 @@ export async function runLinuxJail(config: JailConfig, args: readonly string[]):
       sockets: network === null ? [] : [network.socketPath],
       seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
+      pidMaxFd: pidMaxFd === null ? null : PID_MAX_FD,
+      protection: protection.binds,
     });
-    const command =
-      network === null ? plan.argv : withBridge(plan.argv, config.tools, network.socketPath);
+    // Limits wrap the bridge too, so socat lives under the same limits as the agent.
+    const command = withLimits(
+      network === null ? plan.argv : withBridge(plan.argv, config.tools, network.socketPath),
+      plan.limits,
+      config.tools.sh,
+    );
     const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
     const seccompFd = privateFileFd(
       join(runDir, "seccomp.bpf"),
       buildSeccompFilter(config.hardening, hostArch()),
     );
     const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...command], {
-      stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd],
+      stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd, pidMaxFd ?? "ignore"],
     });
     closeSync(argsFd);
     closeSync(seccompFd);
+    if (pidMaxFd !== null) closeSync(pidMaxFd);
     const status: JailStatus = { childPid: null };
     watchStatus(child, status);
     const stopForwarding = forwardSignals(child, status);

@@ -45,6 +45,24 @@ describe("parseJailConfig", () => {
     expect(problemOf({ ...sampleJailConfig(), hardening: "loose" })).toContain("hardening");
   });
 
+  it("rejects a protected path outside the working directory, and limits that are not counts", () => {
+    for (const entry of ["/etc/x", "~/x", "a/../b", "a//b", ".", "./a", ""]) {
+      expect(problemOf(sampleJailConfig({ protectedPaths: [entry] })), entry).toContain(
+        "protectedPaths.0:",
+      );
+    }
+    expect(
+      parseJailConfig(sampleJailConfig({ protectedPaths: [".vscode/", "a/b"] }), "j"),
+    ).toBeTruthy();
+    const limits = { nofile: 0, nproc: 1.5 };
+    const message = problemOf({ ...sampleJailConfig(), limits });
+    expect(message).toContain("limits.nofile");
+    expect(message).toContain("limits.nproc");
+    expect(
+      problemOf({ ...sampleJailConfig(), limits: { nofile: 1, nproc: 1, core: 0 } }),
+    ).toContain('unknown field "core" in limits');
+  });
+
   it("rejects a policy rule with an unknown action or field", () => {
     const network = {
       mode: "proxy",

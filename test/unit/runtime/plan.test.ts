@@ -55,6 +55,15 @@ describe("planJail", () => {
     expect(noCwd.cwd).toBe("/home/alice");
   });
 
+  it("carries the limits, and the protected paths only when cwd is read-write", () => {
+    const plan = planJail(sampleJailConfig(), host, [], {});
+    expect(plan.limits).toEqual({ nofile: 65536, nproc: 4096 });
+    expect(plan.protectedPaths).toEqual([".git/config", ".git/hooks/", ".envrc"]);
+    for (const cwd of ["ro", "none"] as const) {
+      expect(planJail(sampleJailConfig({ cwd }), host, [], {}).protectedPaths).toEqual([]);
+    }
+  });
+
   it("refuses a config path that is home itself", () => {
     const config = sampleJailConfig({ mounts: [{ path: "~/", mode: "rw", create: "dir" }] });
     expect(() => planJail(config, host, [], {})).toThrow("config path ~/ would expose your home");
@@ -75,18 +84,55 @@ describe("bwrapArgs", () => {
     sockets: [],
     seccompFd: 5,
     statusFd: 4,
+    pidMaxFd: 6,
+    protection: [
+      {
+        source: "/home/alice/src/project/.git",
+        dest: "/home/alice/src/project/.git",
+        readOnly: false,
+      },
+      {
+        source: "/home/alice/src/project/.git/hooks",
+        dest: "/home/alice/src/project/.git/hooks",
+        readOnly: true,
+      },
+    ],
   });
   const joined = args.join(" ");
   const indexOf = (...needle: string[]) => joined.indexOf(needle.join(" "));
 
-  it("unshares every namespace and clears the environment", () => {
-    expect(args.slice(0, 4)).toEqual([
+  it("unshares every namespace, clears the environment and drops every capability", () => {
+    expect(args.slice(0, 6)).toEqual([
       "--unshare-all",
       "--unshare-user",
       "--die-with-parent",
       "--clearenv",
+      "--cap-drop",
+      "ALL",
     ]);
     expect(joined).not.toContain("--share-net");
+  });
+
+  it("writes the jail's pid_max, then makes its /proc/sys read-only", () => {
+    const pidMax = indexOf("--file", "6", "/proc/sys/kernel/pid_max");
+    expect(pidMax).toBeGreaterThan(indexOf("--proc", "/proc"));
+    expect(indexOf("--ro-bind", "/proc/sys", "/proc/sys")).toBeGreaterThan(pidMax);
+  });
+
+  it("binds the protected paths after cwd, in the order given", () => {
+    const cwd = indexOf("--bind", "/home/alice/src/project", "/home/alice/src/project");
+    const anchor = indexOf(
+      "--bind",
+      "/home/alice/src/project/.git",
+      "/home/alice/src/project/.git",
+    );
+    const hooks = indexOf(
+      "--ro-bind",
+      "/home/alice/src/project/.git/hooks",
+      "/home/alice/src/project/.git/hooks",
+    );
+    expect(anchor).toBeGreaterThan(cwd);
+    expect(hooks).toBeGreaterThan(anchor);
   });
 
   it("binds each closure path read-only at its own path, and nothing else of the store", () => {
@@ -141,9 +187,14 @@ describe("bwrapArgs", () => {
       sockets: [],
       seccompFd: null,
       statusFd: 4,
+      pidMaxFd: null,
+      protection: [],
     }).join(" ");
     expect(optionalArgs).toContain("--ro-bind-try /srv/data /srv/data");
     expect(optionalArgs).not.toContain("--seccomp");
+    // A kernel with a global pid_max: never written, and /proc/sys read-only all the same.
+    expect(optionalArgs).not.toContain("pid_max");
+    expect(optionalArgs).toContain("--ro-bind /proc/sys /proc/sys");
   });
 });
 
