@@ -31,7 +31,7 @@ function nix(command: string, args: string[]): string {
         ? "nix is not on PATH"
         : "it failed (see above)";
     throw new JailSetupError(
-      `cannot build the -p packages: ${command} ${args.join(" ")}: ${cause}`,
+      `cannot resolve the -p packages: ${command} ${args.join(" ")}: ${cause}`,
     );
   }
 }
