@@ -81,6 +81,17 @@ describe.each(RUNNERS)("the network of a jail run as $label", (runner) => {
     expect(seenPaths).toContain("allowed.test/hello");
   });
 
+  it("keeps the caller's stdin for the agent behind the bridge", async () => {
+    const result = await runAsAsync(
+      runner,
+      sandbox,
+      [wrapper, "-c", 'read -r line; echo "got $line"'],
+      env,
+      "piped\n",
+    );
+    expect(result.stdout).toBe("got piped\n");
+  });
+
   it("reaches an allowed host over plain HTTP", async () => {
     expect((await curl("http://plain.test/")).stdout).toBe("plain plain.test\n\n200");
   });

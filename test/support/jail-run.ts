@@ -81,9 +81,14 @@ export function runAs(
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-export function spawnAs(runner: Runner, sandbox: Sandbox, argv: readonly string[]) {
+export function spawnAs(
+  runner: Runner,
+  sandbox: Sandbox,
+  argv: readonly string[],
+  extraEnv: Record<string, string> = {},
+) {
   const [file, args] = command(runner, argv);
-  return spawn(file, args, { ...options(sandbox, {}), stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(file, args, { ...options(sandbox, extraEnv), stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** Like runAs, without blocking the event loop: for tests whose servers run in this process. */
@@ -92,12 +97,14 @@ export async function runAsAsync(
   sandbox: Sandbox,
   argv: readonly string[],
   extraEnv: Record<string, string> = {},
+  input?: string,
 ): Promise<RunResult> {
   const [file, args] = command(runner, argv);
   const child = spawn(file, args, {
     ...options(sandbox, extraEnv),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  child.stdin?.end(input);
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk) => {

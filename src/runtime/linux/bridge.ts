@@ -29,13 +29,15 @@ export function withBridge(
   socketPath: string,
 ): string[] {
   const local = `0100007F:${BRIDGE_PORT.toString(16).toUpperCase().padStart(4, "0")}`;
+  // exec only after the loop: inside it, stdin is /proc/net/tcp, and the agent must keep the caller's.
   const script = `"$0" -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:${socketPath}' &
+ready=
 for ((i = 0; i < 20000; i++)); do
   while read -r _ local _ state _; do
-    [[ $local == ${local} && $state == 0A ]] && exec "$@"
+    [[ $local == ${local} && $state == 0A ]] && ready=1 && break 2
   done </proc/net/tcp
 done
-echo "jailed: the bridge to the proxy did not start" >&2
-exit 2`;
+[[ $ready ]] || { echo "jailed: the bridge to the proxy did not start" >&2; exit 2; }
+exec "$@"`;
   return [tools.sh, "-c", script, tools.socat, ...argv];
 }
