@@ -49,10 +49,11 @@ const byDepth = (paths: Iterable<string>): string[] =>
 /**
  * Plans the protection of `entries` (relative to `cwd`; a trailing `/` marks a directory) from what
  * `kindOf` says exists. A missing path gets a placeholder, and so do its missing parents, except that a
- * `.git` is never created: an empty one would stand between git and a repository above `cwd`. So
- * without a `.git` directory nothing under `.git/` is protected; with a `.git` file (a worktree or a
- * submodule checkout, whose repository lies outside the jail) that file is bound read-only, since a
- * file where a directory would be is protected by binding the file: nothing can be created below it.
+ * `.git` is never created: one that is not a repository confuses the many tools that take any `.git`
+ * for the top of a repository, and would stop a legitimate `git init`. So without a `.git` directory
+ * nothing under `.git/` is protected; with a `.git` file (a worktree or a submodule checkout, whose
+ * repository lies outside the jail) that file is bound read-only, since a file where a directory would
+ * be is protected by binding the file: nothing can be created below it.
  */
 export function planProtection(
   cwd: string,

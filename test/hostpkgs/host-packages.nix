@@ -125,4 +125,22 @@ in
       chmod +x "$out/bin/git"
     '';
   };
+
+  # For the escape tests' probes, which make system calls through ctypes; jailed itself never uses
+  # it. Python finds its standard library next to its binary (lib/python3.11). Byte code is compiled
+  # as unchecked-hash, as nixpkgs does: the store's file times would invalidate Debian's.
+  python3 = hostPackage {
+    pname = "python3";
+    version = "3.11.2";
+    meta.mainProgram = "python3";
+    copy = ''
+      mkdir -p "$out/bin" "$out/lib"
+      cp /usr/bin/python3.11 "$out/bin/python3.11"
+      ln -s python3.11 "$out/bin/python3"
+      cp -R /usr/lib/python3.11 "$out/lib/python3.11"
+      find "$out/lib/python3.11" -name __pycache__ -prune -exec rm -rf {} +
+      rm -rf "$out/lib/python3.11/test" "$out/lib/python3.11/dist-packages" "$out/lib/python3.11/lib2to3/tests"
+      /usr/bin/python3.11 -m compileall -q --invalidation-mode unchecked-hash "$out/lib/python3.11"
+    '';
+  };
 }

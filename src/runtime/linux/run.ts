@@ -192,7 +192,16 @@ export async function runLinuxJail(
   // Only a proxied run loads the proxy (and its TLS code): `network = "none"` starts faster.
   const networkModule = config.network.mode === "proxy" ? await import("../network.js") : null;
   const token = networkModule?.newProxyToken() ?? null;
-  const plan = planJail(config, host, args, token === null ? {} : proxyEnv(token));
+  const credentials =
+    (await networkModule?.resolveRunCredentials(config, host.user.home, process.env)) ?? null;
+  const planned = planJail(
+    config,
+    host,
+    args,
+    token === null ? {} : { ...credentials?.env, ...proxyEnv(token) },
+  );
+  const plan =
+    credentials === null ? planned : (networkModule?.withDummies(planned, credentials) ?? planned);
   const runDir = makeRunDir();
   let releaseProtection = (): void => {};
   const cleanup = (): void => {
@@ -206,8 +215,14 @@ export async function runLinuxJail(
     const protection = protectPaths(plan, runDir);
     releaseProtection = protection.release;
     const pidMaxFd = openPidMaxFd(join(runDir, "pid-max"), plan.limits.nproc);
-    if (networkModule !== null && token !== null) {
-      network = await networkModule.startRunNetwork(config, runDir, host.user.home, token);
+    if (networkModule !== null && token !== null && credentials !== null) {
+      network = await networkModule.startRunNetwork(
+        config,
+        runDir,
+        host.user.home,
+        token,
+        credentials,
+      );
     }
     const argv = bwrapArgs({
       plan,
@@ -222,7 +237,13 @@ export async function runLinuxJail(
       seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
       pidMaxFd: pidMaxFd === null ? null : PID_MAX_FD,
-      protection: protection.binds,
+      // Dummy credential files go over the real ones, after the config paths that hold them.
+      protection: [
+        ...protection.binds,
+        ...(credentials === null
+          ? []
+          : (networkModule?.writeDummyFiles(credentials, runDir) ?? [])),
+      ],
     });
     // Limits wrap the bridge too, so socat lives under the same limits as the agent.
     const command = withLimits(
@@ -237,6 +258,9 @@ export async function runLinuxJail(
     );
     const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...command], {
       stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd, pidMaxFd ?? "ignore"],
+      // bwrap stays in the jail as its pid 1, so its environment is readable there as
+      // /proc/1/environ: it gets none (the jail's own comes through --setenv).
+      env: {},
     });
     closeSync(argsFd);
     closeSync(seccompFd);
