@@ -140,6 +140,20 @@ describe("plain HTTP", () => {
   });
 });
 
+describe("plain HTTP inside a CONNECT tunnel", () => {
+  test("CONNECT to port 80 carries plain HTTP, each request decided", async () => {
+    const result = await connectRaw(proxy.socketPath, "allowed.test:80");
+    if (!("socket" in result)) throw new Error(result.refusal);
+    // Written, not ended: Node's HTTP server aborts a request whose client half-closes.
+    result.socket.write(
+      "GET /a/../tunneled HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n",
+    );
+    let text = "";
+    for await (const chunk of result.socket) text += chunk;
+    expect(text).toMatch(/^HTTP\/1.1 200 OK.*plain \/tunneled host=allowed.test$/s);
+  });
+});
+
 describe("WebSocket over plain HTTP", () => {
   test("an absolute-form Upgrade request is spliced through", async () => {
     const req = viaProxy(proxy.socketPath, "http://allowed.test/ws", {

@@ -96,6 +96,13 @@ test("curl over plain HTTP", async () => {
   expect(await curl("http://plain.test/p")).toMatchObject({ code: 0, stdout: "plain /p" });
 });
 
+test("curl over plain HTTP in a CONNECT tunnel (--proxytunnel)", async () => {
+  expect(await curl("--proxytunnel", "http://plain.test/tunneled")).toMatchObject({
+    code: 0,
+    stdout: "plain /tunneled",
+  });
+});
+
 test("curl to a denied host gets the 403 on CONNECT", async () => {
   const result = await curl("--cacert", caFile, "https://evil.test/");
   expect(result.code).toBe(56);

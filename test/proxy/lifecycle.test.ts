@@ -27,6 +27,13 @@ test("close() stops listening and removes the socket", async () => {
   expect(existsSync(join(dir, "a.sock"))).toBe(false);
 });
 
+test("the running proxy hands out the CA certificate and nothing of its key", async () => {
+  const proxy = await startProxy(options("e"));
+  expect(Object.keys(proxy).sort()).toEqual(["caCertPem", "close"]);
+  expect(proxy.caCertPem).not.toMatch(/PRIVATE KEY/);
+  await proxy.close();
+});
+
 test("a bad rule stops the start with the rule's index", async () => {
   await expect(
     startProxy({
@@ -38,6 +45,12 @@ test("a bad rule stops the start with the rule's index", async () => {
     }),
   ).rejects.toThrow(PolicyError);
   expect(existsSync(join(dir, "b.sock"))).toBe(false);
+});
+
+test("an extra upstream CA that is not a certificate stops the start", async () => {
+  await expect(
+    startProxy({ ...options("f"), extraUpstreamCaPems: ["not a certificate"] }),
+  ).rejects.toThrow(/extraUpstreamCaPems\[0\] is not a PEM certificate/);
 });
 
 test("an audit log that cannot be opened stops the start", async () => {

@@ -324,6 +324,10 @@ describe("HTTPS through the decrypting proxy", () => {
       bytesUp: 5,
       bytesDown: 5,
     });
+    const tunnel = entries.find((e) => e.url === "api.test:443" && e.status === 200);
+    expect(tunnel).toMatchObject({ method: "CONNECT", decision: "allow", rule: 1 });
+    expect(tunnel?.bytesUp).toBeGreaterThan(0);
+    expect(tunnel?.bytesDown).toBeGreaterThan(0);
     const hello = entries.find((e) => e.url === "https://api.test/hello?x=1");
     expect(hello?.bytesDown).toBeGreaterThan(0);
     for (const entry of entries) {
