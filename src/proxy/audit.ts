@@ -19,6 +19,10 @@ export interface AuditEntry {
   bytesUp: number;
   bytesDown: number;
   durationMs: number;
+  /** Credentials whose real value the request carried upstream, by name; absent when none. */
+  credentials?: string[];
+  /** Credentials whose dummy went to a host not theirs (forwarded as the dummy); absent when none. */
+  dummySentTo?: string[];
 }
 
 export interface AuditLog {

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { Duplex } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
+import type { ResponseScrub } from "./credentials/index.js";
 import type { Route } from "./dial.js";
 import { endToEndHeaders, rawResponse } from "./headers.js";
 
@@ -22,17 +23,29 @@ export interface Traffic {
   bytesDown: number;
 }
 
-function request(upstream: UpstreamRequest): http.ClientRequest {
+/**
+ * The upstream request, or null after `fail` was told why it could not be made (Node refuses
+ * some header values its parser lets through).
+ */
+function request(
+  upstream: UpstreamRequest,
+  fail: (error: Error) => void,
+): http.ClientRequest | null {
   const transport = upstream.scheme === "https" ? https : http;
-  return transport.request({
-    host: upstream.route.host,
-    port: upstream.route.port,
-    lookup: upstream.route.lookup,
-    agent: upstream.agent,
-    method: upstream.method,
-    path: upstream.path,
-    headers: upstream.headers,
-  });
+  try {
+    return transport.request({
+      host: upstream.route.host,
+      port: upstream.route.port,
+      lookup: upstream.route.lookup,
+      agent: upstream.agent,
+      method: upstream.method,
+      path: upstream.path,
+      headers: upstream.headers,
+    });
+  } catch (error) {
+    fail(error as Error);
+    return null;
+  }
 }
 
 /**
@@ -47,18 +60,29 @@ export function forwardRequest(
   res: ServerResponse,
   traffic: Traffic,
   fail: (error: Error) => void,
+  scrub: ResponseScrub | null = null,
 ): void {
-  const outgoing = request(upstream);
+  const outgoing = request(upstream, fail);
+  if (outgoing === null) return;
   req.on("data", (chunk: Buffer) => {
     traffic.bytesUp += chunk.length;
   });
   req.pipe(outgoing);
   outgoing.on("response", (incoming) => {
-    res.writeHead(
-      incoming.statusCode ?? 502,
-      incoming.statusMessage,
-      endToEndHeaders(incoming.rawHeaders),
-    );
+    const headers = endToEndHeaders(incoming.rawHeaders);
+    const scrubbed = scrub?.(headers) ?? null;
+    try {
+      res.writeHead(
+        incoming.statusCode ?? 502,
+        incoming.statusMessage,
+        scrubbed?.headers ?? headers,
+      );
+    } catch (error) {
+      // The same for a response head Node will not write.
+      incoming.destroy();
+      fail(error as Error);
+      return;
+    }
     let bodyStarted = false;
     // The head goes out with the first body bytes when they are already here (one write, one
     // TLS record); a body that is slow to come, like an event stream, gets the head sent alone
@@ -73,7 +97,12 @@ export function forwardRequest(
     incoming.on("close", () => {
       if (!incoming.complete) res.destroy();
     });
-    incoming.pipe(res);
+    let body: Readable = incoming;
+    for (const stage of scrubbed?.body ?? []) {
+      stage.on("error", () => res.destroy());
+      body = body.pipe(stage);
+    }
+    body.pipe(res);
   });
   outgoing.on("error", (error) => {
     if (res.headersSent) res.destroy();
@@ -96,7 +125,8 @@ export function forwardUpgrade(
   fail: (error: Error) => void,
   track: (socket: Duplex) => void,
 ): void {
-  const outgoing = request(upstream);
+  const outgoing = request(upstream, fail);
+  if (outgoing === null) return;
   let answered = false;
   outgoing.on("upgrade", (incoming, upstreamSocket, upstreamHead) => {
     answered = true;

@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import https from "node:https";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { AuditEntry, AuditLog } from "./audit.js";
+import type { CredentialSwap, ResponseScrub } from "./credentials/index.js";
 import { RefusedAddressError, type Route } from "./dial.js";
 import {
   forwardRequest,
@@ -26,6 +26,7 @@ import {
   explainRefusedAddress,
   normalizePath,
 } from "./policy/index.js";
+import { createUpstreamPool } from "./pool.js";
 import {
   type Authority,
   formatAuthority,
@@ -44,11 +45,25 @@ export interface ProxyDeps {
   checkAuth: (header: string | undefined) => boolean;
   upstreamTrust: () => tls.SecureContext;
   onDeny: ((host: string, message: string) => void) | undefined;
+  /** Swaps the run's dummies for real values on their hosts and back in responses. */
+  credentials: CredentialSwap | null;
 }
 
 export interface ProxyServer {
   server: http.Server;
   close(): Promise<void>;
+}
+
+/** An inspected CONNECT tunnel, as the requests inside it see it. */
+interface Tunnel extends Authority {
+  scheme: "http" | "https";
+}
+
+/** A response the proxy writes itself. */
+interface Answer {
+  status: number;
+  headers: string[];
+  body: string;
 }
 
 /** A request on its way through the proxy, as policy and the audit log see it. */
@@ -61,6 +76,9 @@ interface Exchange {
   reason: string | null;
   traffic: Traffic;
   recorded: boolean;
+  /** Credentials injected, and dummies that went to a host not theirs (audit only, by name). */
+  credentials: string[];
+  dummySentTo: string[];
 }
 
 const ESTABLISHED = "HTTP/1.1 200 Connection Established\r\n\r\n";
@@ -77,22 +95,14 @@ const defaultPort = (scheme: "http" | "https") => (scheme === "https" ? 443 : 80
 
 export function createProxyServer(deps: ProxyDeps): ProxyServer {
   // Upstream connections are pooled per host and port and reused across client connections.
-  const agentOptions = { keepAlive: true, timeout: 30_000, scheduling: "lifo" as const };
-  const agents = {
-    http: new http.Agent(agentOptions),
-    https: undefined as https.Agent | undefined,
-  };
-  const httpsAgent = () => {
-    agents.https ??= new https.Agent({ ...agentOptions, secureContext: deps.upstreamTrust() });
-    return agents.https;
-  };
+  const pool = createUpstreamPool(deps.upstreamTrust);
   const sockets = new Set<Duplex>();
   const track = (socket: Duplex) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   };
-  /** The host:port each decrypted tunnel was opened to. */
-  const tunnels = new WeakMap<Duplex, Authority>();
+  /** Where each inspected tunnel was opened to, and whether it carries TLS. */
+  const tunnels = new WeakMap<Duplex, Tunnel>();
 
   const outer = http.createServer(SERVER_OPTIONS);
   const inner = http.createServer(SERVER_OPTIONS);
@@ -107,6 +117,8 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     reason: null,
     traffic: { bytesUp: 0, bytesDown: 0 },
     recorded: false,
+    credentials: [],
+    dummySentTo: [],
   });
 
   const record = (exchange: Exchange, status: number) => {
@@ -123,6 +135,8 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       bytesUp: exchange.traffic.bytesUp,
       bytesDown: exchange.traffic.bytesDown,
       durationMs: Math.round((performance.now() - exchange.started) * 1000) / 1000,
+      ...(exchange.credentials.length > 0 && { credentials: exchange.credentials }),
+      ...(exchange.dummySentTo.length > 0 && { dummySentTo: exchange.dummySentTo }),
     };
     deps.audit.write(entry);
   };
@@ -137,10 +151,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const denialHeaders = (denial: Denial) => [...PLAIN, "X-Jailed-Denied", denial.reason];
 
   /** A denial or upstream failure for a request whose response has not started. */
-  const failure = (
-    exchange: Exchange,
-    error: Error,
-  ): { status: number; headers: string[]; body: string } => {
+  const failure = (exchange: Exchange, error: Error): Answer => {
     if (error instanceof RefusedAddressError) {
       const denial = explainRefusedAddress(exchange.attempt, error.refused);
       deny(exchange, denial, null);
@@ -156,11 +167,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
 
   // ---- requests: absolute-form on the proxy, origin-form inside a decrypted tunnel ----
 
-  const handleRequest = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    tunnel: Authority | undefined,
-  ) => {
+  const handleRequest = (req: IncomingMessage, res: ServerResponse, tunnel: Tunnel | undefined) => {
     const target = resolveTarget(req, tunnel);
     if ("status" in target) {
       res.writeHead(target.status, target.headers).end(target.body);
@@ -180,8 +187,9 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       respond(routed.status, routed.headers, routed.body);
       return;
     }
+    const swapped = swapCredentials(exchange, upstream);
     forwardRequest(
-      { ...upstream, route: routed.route, agent: routed.agent },
+      { ...upstream, ...swapped.target, route: routed.route, agent: routed.agent },
       req,
       res,
       exchange.traffic,
@@ -189,6 +197,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
         const { status, headers, body } = failure(exchange, error);
         respond(status, headers, body);
       },
+      swapped.scrub,
     );
   };
 
@@ -196,7 +205,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    tunnel: Authority | undefined,
+    tunnel: Tunnel | undefined,
   ) => {
     socket.on("error", () => socket.destroy());
     const target = resolveTarget(req, tunnel);
@@ -230,15 +239,17 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       respond(routed.status, routed.headers, routed.body);
       return;
     }
+    // The upgraded connection's bytes are spliced, not scrubbed: only its request head gets the swap.
+    const swapped = swapCredentials(exchange, upstream).target;
     const headers = [
-      ...upstream.headers,
+      ...swapped.headers,
       "Connection",
       "Upgrade",
       "Upgrade",
       req.headers.upgrade ?? "",
     ];
     forwardUpgrade(
-      { ...upstream, headers, route: routed.route, agent: routed.agent },
+      { ...upstream, path: swapped.path, headers, route: routed.route, agent: routed.agent },
       socket,
       head,
       exchange.traffic,
@@ -251,7 +262,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   };
 
   type Resolved =
-    | { status: number; headers: string[]; body: string }
+    | Answer
     | {
         upstream: Omit<UpstreamRequest, "route" | "agent">;
         exchange: Exchange;
@@ -260,7 +271,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       };
 
   /** Works out where a request goes: authorization, request target, Host, normalised path. */
-  const resolveTarget = (req: IncomingMessage, tunnel: Authority | undefined): Resolved => {
+  const resolveTarget = (req: IncomingMessage, tunnel: Tunnel | undefined): Resolved => {
     const method = req.method ?? "GET";
     let scheme: "http" | "https";
     let authority: Authority;
@@ -283,7 +294,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       // The request target names the server; a Host field that disagrees is replaced.
       headers = withHeader(headers, "Host", formatAuthority(absolute.host, absolute.port, 80));
     } else {
-      scheme = "https";
+      scheme = tunnel.scheme;
       authority = tunnel;
       ({ path: rawPath, query } = splitPathAndQuery(req.url ?? "/"));
       if (!rawPath.startsWith("/") && rawPath !== "*") {
@@ -305,6 +316,22 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       facts: { host: authority.host, port: authority.port, method, path },
       hostHeader: tunnel === undefined ? undefined : req.headers.host,
     };
+  };
+
+  /** The request with real values in place of the dummies its host may have, and how to clean its answer. */
+  const swapCredentials = (
+    exchange: Exchange,
+    upstream: { headers: string[]; path: string },
+  ): { target: { headers: string[]; path: string }; scrub: ResponseScrub | null } => {
+    if (deps.credentials === null) return { target: upstream, scrub: null };
+    const swapped = deps.credentials.request(
+      exchange.attempt.host,
+      upstream.headers,
+      upstream.path,
+    );
+    exchange.credentials = swapped.injected;
+    exchange.dummySentTo = swapped.dummySentTo;
+    return { target: { headers: swapped.headers, path: swapped.path }, scrub: swapped.scrub };
   };
 
   /** Policy for one request; inside a tunnel, also that Host names the host the tunnel is to. */
@@ -333,16 +360,18 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const routeFor = (
     exchange: Exchange,
     scheme: "http" | "https",
-  ): { route: Route; agent: http.Agent } | { status: number; headers: string[]; body: string } => {
+  ): { route: Route; agent: http.Agent } | Answer => {
     try {
       const route = deps.route(exchange.attempt.host, exchange.attempt.port);
-      return { route, agent: scheme === "https" ? httpsAgent() : agents.http };
+      return { route, agent: pool.agent(scheme) };
     } catch (error) {
       return failure(exchange, error as Error);
     }
   };
 
   // ---- CONNECT: refuse, pass through, or decrypt and hand to the inner server ----
+
+  type Refuse = (status: number, headers: string[], body: string) => void;
 
   outer.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
@@ -358,9 +387,8 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     }
     const { host, port } = authority;
     const exchange = begin({ method: "CONNECT", url: formatAuthority(host, port, 0), host, port });
-    // Refusals are recorded at once; a tunnel when it closes.
-    socket.on("close", () => record(exchange, 200));
-    const refuse = (code: number, headers: string[], body: string) => {
+    // A refusal is recorded at once, a tunnel when it closes.
+    const refuse: Refuse = (code, headers, body) => {
       record(exchange, code);
       socket.end(
         rawResponse(code, http.STATUS_CODES[code] ?? "", [...headers, "Connection", "close"], body),
@@ -372,35 +400,71 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       const denial = explainPolicyDenial(exchange.attempt, decision.rule);
       deny(exchange, denial, decision.rule);
       refuse(403, denialHeaders(denial), denial.body);
-      return;
+    } else if (decision.action === "inspect") {
+      inspect(socket as net.Socket, head, authority, exchange);
+    } else {
+      passThrough(socket, head, exchange, refuse);
     }
-    if (decision.action === "inspect") {
-      socket.write(ESTABLISHED);
-      if (head.length > 0) socket.unshift(head);
-      const decrypted = new tls.TLSSocket(socket as net.Socket, {
+  });
+
+  /**
+   * Answers CONNECT and serves the requests inside the tunnel: decrypted with a certificate for
+   * its host, or as they come when the client speaks plain HTTP in it (CONNECT to port 80 does
+   * that). A TLS connection starts with a handshake record, byte 0x16.
+   */
+  const inspect = (socket: net.Socket, head: Buffer, authority: Authority, exchange: Exchange) => {
+    socket.write(ESTABLISHED);
+    if (head.length > 0) socket.unshift(head);
+    socket.on("close", () => {
+      // The tunnel's line counts its raw bytes; each request inside has its own line.
+      exchange.traffic.bytesUp = socket.bytesRead;
+      exchange.traffic.bytesDown = socket.bytesWritten;
+      record(exchange, 200);
+    });
+    const serve = () => {
+      const first = socket.read(1) as Buffer | null;
+      if (first === null) {
+        socket.once("readable", serve);
+        return;
+      }
+      socket.unshift(first);
+      if (first[0] !== 0x16) {
+        tunnels.set(socket, { ...authority, scheme: "http" });
+        inner.emit("connection", socket);
+        return;
+      }
+      const decrypted = new tls.TLSSocket(socket, {
         isServer: true,
-        secureContext: deps.authority.contextFor(host),
+        secureContext: deps.authority.contextFor(authority.host),
         ALPNProtocols: ["http/1.1"],
       });
       decrypted.on("error", () => socket.destroy());
       track(decrypted);
-      tunnels.set(decrypted, authority);
+      tunnels.set(decrypted, { ...authority, scheme: "https" });
       inner.emit("connection", decrypted);
-      return;
-    }
+    };
+    serve();
+  };
+
+  /** Dials the upstream, answers CONNECT, and splices the bytes through without reading them. */
+  const passThrough = (socket: Duplex, head: Buffer, exchange: Exchange, refuse: Refuse) => {
     let route: Route;
     try {
-      route = deps.route(host, port);
+      route = deps.route(exchange.attempt.host, exchange.attempt.port);
     } catch (error) {
-      const { status: code, headers, body } = failure(exchange, error as Error);
-      refuse(code, headers, body);
+      const { status, headers, body } = failure(exchange, error as Error);
+      refuse(status, headers, body);
       return;
     }
     const upstream = net.connect({ host: route.host, port: route.port, lookup: route.lookup });
     track(upstream);
+    socket.on("close", () => {
+      upstream.destroy();
+      record(exchange, 200);
+    });
     upstream.once("error", (error) => {
-      const { status: code, headers, body } = failure(exchange, error);
-      refuse(code, headers, body);
+      const { status, headers, body } = failure(exchange, error);
+      refuse(status, headers, body);
     });
     upstream.once("connect", () => {
       upstream.removeAllListeners("error");
@@ -408,7 +472,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       if (head.length > 0) upstream.write(head);
       splice(socket, upstream, exchange.traffic);
     });
-  });
+  };
 
   outer.on("request", (req: IncomingMessage, res: ServerResponse) =>
     handleRequest(req, res, undefined),
@@ -432,15 +496,14 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       // Every open exchange writes its audit line on close: let them all do so before returning.
       const open = [...sockets].map((socket) => once(socket, "close"));
       for (const socket of sockets) socket.destroy();
-      agents.http.destroy();
-      agents.https?.destroy();
+      pool.destroy();
       await Promise.all([closed, ...open]);
       await new Promise((resolve) => setImmediate(resolve));
     },
   };
 }
 
-function proxyAuthRequired(): { status: number; headers: string[]; body: string } {
+function proxyAuthRequired(): Answer {
   return {
     status: 407,
     headers: [...PLAIN, "Proxy-Authenticate", 'Basic realm="jailed"'],

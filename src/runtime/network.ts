@@ -11,7 +11,10 @@ import {
 } from "../proxy/index.js";
 import type { JailConfig } from "../spec/jail-config.js";
 import type { Rule } from "../spec/policy.js";
+import type { RunCredentials } from "./credentials.js";
 import { JailSetupError } from "./errors.js";
+
+export { resolveRunCredentials, withDummies, writeDummyFiles } from "./credentials.js";
 
 /** What the jail needs from a started proxy. */
 export interface RunNetwork {
@@ -91,6 +94,7 @@ export async function startRunNetwork(
   runDir: string,
   home: string,
   token: string,
+  credentials: RunCredentials,
 ): Promise<RunNetwork> {
   const socketPath = join(runDir, "proxy.sock");
   const auditPath = auditPathFor(process.env, home, config.name, new Date());
@@ -103,6 +107,7 @@ export async function startRunNetwork(
       rules: rulesOf(config),
       auditPath,
       onDeny: denialNotifier(),
+      credentials: credentials.resolved,
       ...testOptions(process.env),
     });
   } catch (error) {

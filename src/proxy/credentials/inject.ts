@@ -1,0 +1,66 @@
+/** A credential the proxy holds for one run: its real value and the dummy the jail has instead. */
+export interface ResolvedCredential {
+  name: string;
+  /** Hosts the real value may go to: exact names (case-insensitive) or `*.suffix` for subdomains. */
+  hosts: readonly string[];
+  real: string;
+  dummy: string;
+}
+
+export function isCredentialHost(credential: ResolvedCredential, host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  return credential.hosts.some((pattern) => {
+    const lower = pattern.toLowerCase();
+    return lower.startsWith("*.") ? name.endsWith(lower.slice(1)) : name === lower;
+  });
+}
+
+/** A request's header list and target after credentials were swapped in. */
+export interface Injected {
+  headers: string[];
+  /** Path and query. */
+  path: string;
+  /** Credentials whose real value was put in place of their dummy. */
+  injected: string[];
+  /** Credentials whose dummy was found in a request to a host they do not belong to (sent as is). */
+  dummySentTo: string[];
+}
+
+/**
+ * Replaces each credential's dummy by its real value in the header values and the query of a
+ * request to one of that credential's hosts, and only where the dummy appears; the body and the
+ * path are left alone. A dummy on its way anywhere else stays the dummy and is reported.
+ */
+export function injectCredentials(
+  credentials: readonly ResolvedCredential[],
+  host: string,
+  headers: readonly string[],
+  path: string,
+): Injected {
+  const result: Injected = { headers: [...headers], path, injected: [], dummySentTo: [] };
+  const queryAt = path.indexOf("?");
+  for (const credential of credentials) {
+    const inHeaders = result.headers.some(
+      (value, i) => i % 2 === 1 && value.includes(credential.dummy),
+    );
+    const inQuery = queryAt !== -1 && result.path.slice(queryAt).includes(credential.dummy);
+    if (!inHeaders && !inQuery) continue;
+    if (!isCredentialHost(credential, host)) {
+      result.dummySentTo.push(credential.name);
+      continue;
+    }
+    result.injected.push(credential.name);
+    for (let i = 1; i < result.headers.length; i += 2) {
+      result.headers[i] = (result.headers[i] as string).replaceAll(
+        credential.dummy,
+        credential.real,
+      );
+    }
+    if (inQuery) {
+      result.path =
+        result.path.slice(0, queryAt) +
+        result.path.slice(queryAt).replaceAll(credential.dummy, credential.real);
+    }
+  }
+  return result;
+}
