@@ -177,16 +177,8 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     res.on("close", () => record(exchange, res.statusCode));
     const respond = (status: number, headers: string[], body: string) =>
       res.writeHead(status, headers).end(body);
-    const denied = judge(exchange, target.facts, target.hostHeader);
-    if (denied) {
-      respond(403, denialHeaders(denied), denied.body);
-      return;
-    }
-    const routed = routeFor(exchange, upstream.scheme);
-    if ("status" in routed) {
-      respond(routed.status, routed.headers, routed.body);
-      return;
-    }
+    const routed = admit(exchange, target, upstream.scheme, respond);
+    if (routed === null) return;
     const swapped = swapCredentials(exchange, upstream);
     forwardRequest(
       { ...upstream, ...swapped.target, route: routed.route, agent: routed.agent },
@@ -229,16 +221,8 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
         rawResponse(code, http.STATUS_CODES[code] ?? "", [...headers, "Connection", "close"], body),
       );
     };
-    const denied = judge(exchange, target.facts, target.hostHeader);
-    if (denied) {
-      respond(403, denialHeaders(denied), denied.body);
-      return;
-    }
-    const routed = routeFor(exchange, upstream.scheme);
-    if ("status" in routed) {
-      respond(routed.status, routed.headers, routed.body);
-      return;
-    }
+    const routed = admit(exchange, target, upstream.scheme, respond);
+    if (routed === null) return;
     // The upgraded connection's bytes are spliced, not scrubbed: only its request head gets the swap.
     const swapped = swapCredentials(exchange, upstream).target;
     const headers = [
@@ -367,6 +351,26 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     } catch (error) {
       return failure(exchange, error as Error);
     }
+  };
+
+  /** Policy, then routing: the route, or null once `respond` has answered the refusal. */
+  const admit = (
+    exchange: Exchange,
+    target: { facts: Parameters<typeof judge>[1]; hostHeader: string | undefined },
+    scheme: "http" | "https",
+    respond: Refuse,
+  ): { route: Route; agent: http.Agent } | null => {
+    const denied = judge(exchange, target.facts, target.hostHeader);
+    if (denied) {
+      respond(403, denialHeaders(denied), denied.body);
+      return null;
+    }
+    const routed = routeFor(exchange, scheme);
+    if ("status" in routed) {
+      respond(routed.status, routed.headers, routed.body);
+      return null;
+    }
+    return routed;
   };
 
   // ---- CONNECT: refuse, pass through, or decrypt and hand to the inner server ----
