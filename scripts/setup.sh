@@ -27,8 +27,10 @@ if ((node_major < 20)); then
   exit 2
 fi
 
+# npm install, not npm ci: npm 11 writes no lock entries for other platforms' optional packages
+# (esbuild's, biome's, rollup's), then npm ci calls the lock out of sync. install follows the lock as it is.
 if [[ ! -d node_modules/.bin ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 bash test/hostpkgs/install-agents.sh
