@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+
 // Header handling for a forwarding proxy (RFC 9110 §7.6.1): hop-by-hop fields stop here.
 
 const HOP_BY_HOP = new Set([
@@ -50,6 +52,20 @@ export function withHeader(raw: readonly string[], name: string, value: string):
 }
 
 /** A whole HTTP/1.1 response head (and optional body) for a socket no http.Server writes to. */
+/**
+ * A complete answer on a raw socket that is closed after it. Content-Length is what lets a client that
+ * keeps reading (libcurl after a 407 on CONNECT, before it retries with credentials) know where the
+ * answer ends.
+ */
+export function finalResponse(status: number, headers: readonly string[], body: string): string {
+  return rawResponse(
+    status,
+    STATUS_CODES[status] ?? "",
+    [...headers, "Content-Length", String(Buffer.byteLength(body)), "Connection", "close"],
+    body,
+  );
+}
+
 export function rawResponse(
   status: number,
   reason: string,

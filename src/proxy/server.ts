@@ -13,7 +13,7 @@ import {
   type Traffic,
   type UpstreamRequest,
 } from "./exchange.js";
-import { endToEndHeaders, rawResponse, withHeader } from "./headers.js";
+import { endToEndHeaders, finalResponse, withHeader } from "./headers.js";
 import {
   type Attempt,
   type CompiledPolicy,
@@ -202,14 +202,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     socket.on("error", () => socket.destroy());
     const target = resolveTarget(req, tunnel);
     if ("status" in target) {
-      socket.end(
-        rawResponse(
-          target.status,
-          http.STATUS_CODES[target.status] ?? "",
-          target.headers,
-          target.body,
-        ),
-      );
+      socket.end(finalResponse(target.status, target.headers, target.body));
       return;
     }
     const { upstream, exchange } = target;
@@ -217,9 +210,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     socket.on("close", () => record(exchange, 101));
     const respond = (code: number, headers: string[], body: string) => {
       record(exchange, code);
-      socket.end(
-        rawResponse(code, http.STATUS_CODES[code] ?? "", [...headers, "Connection", "close"], body),
-      );
+      socket.end(finalResponse(code, headers, body));
     };
     const routed = admit(exchange, target, upstream.scheme, respond);
     if (routed === null) return;
@@ -381,12 +372,12 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     socket.on("error", () => socket.destroy());
     if (!deps.checkAuth(req.headers["proxy-authorization"])) {
       const { status, headers, body } = proxyAuthRequired();
-      socket.end(rawResponse(status, "Proxy Authentication Required", headers, body));
+      socket.end(finalResponse(status, headers, body));
       return;
     }
     const authority = parseAuthority(req.url ?? "", null);
     if (authority === null) {
-      socket.end(rawResponse(400, "Bad Request", PLAIN, "jailed: CONNECT takes host:port\n"));
+      socket.end(finalResponse(400, PLAIN, "jailed: CONNECT takes host:port\n"));
       return;
     }
     const { host, port } = authority;
@@ -394,9 +385,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     // A refusal is recorded at once, a tunnel when it closes.
     const refuse: Refuse = (code, headers, body) => {
       record(exchange, code);
-      socket.end(
-        rawResponse(code, http.STATUS_CODES[code] ?? "", [...headers, "Connection", "close"], body),
-      );
+      socket.end(finalResponse(code, headers, body));
     };
     const decision = decideConnect(deps.policy, host, port);
     exchange.rule = decision.rule?.index ?? null;
