@@ -9,6 +9,8 @@ export interface RunRequest {
   /** Store paths of the `-p` packages, already built. */
   packages: readonly string[];
   allowHosts: readonly string[];
+  /** `--policy FILE`: a policy file, read when the run starts (its rules go before --allow-host's). */
+  policyFile: string | null;
   network: "proxy" | "none";
   rw: readonly string[];
   ro: readonly string[];
@@ -77,6 +79,9 @@ export function runConfig(
 ): JailConfig {
   const [command, ...args] = request.command;
   if (command === undefined) throw new JailSetupError("jailed run needs a command after --");
+  if (request.network === "none" && request.policyFile !== null) {
+    throw new JailSetupError("--policy needs the proxy: it cannot go with --network none");
+  }
   const binDirs = [...request.packages.map((pkg) => posix.join(pkg, "bin")), ...base.path];
   return {
     ...base,
@@ -93,7 +98,11 @@ export function runConfig(
     network:
       request.network === "none"
         ? { mode: "none" }
-        : { mode: "proxy", rules: request.allowHosts.map(allowHostRule), policyFile: null },
+        : {
+            mode: "proxy",
+            rules: request.allowHosts.map(allowHostRule),
+            policyFile: request.policyFile === null ? null : posix.resolve(cwd, request.policyFile),
+          },
     hardening: request.hardening ?? base.hardening,
   };
 }

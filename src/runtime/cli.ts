@@ -83,6 +83,10 @@ async function parseRun(argv: readonly string[]): Promise<RunRequest & { nixpkgs
       default: [],
       describe: "allow HTTP(S) to exactly this host (or host:port)",
     })
+    .option("policy", {
+      type: "string",
+      describe: "policy file (TOML: ours or nix-jail's); its rules come before --allow-host's",
+    })
     .option("network", {
       choices: ["proxy", "none"] as const,
       default: "proxy" as const,
@@ -129,6 +133,7 @@ async function parseRun(argv: readonly string[]): Promise<RunRequest & { nixpkgs
   return {
     packages: parsed.package,
     allowHosts: parsed["allow-host"],
+    policyFile: parsed.policy ?? null,
     network: parsed.network,
     rw: parsed.rw,
     ro: parsed.ro,

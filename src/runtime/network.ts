@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import {
@@ -9,6 +10,7 @@ import {
   startProxy,
   type UpstreamMap,
 } from "../proxy/index.js";
+import { compilePolicy, PolicyFileError, parsePolicyFile } from "../proxy/policy/index.js";
 import type { JailConfig } from "../spec/jail-config.js";
 import type { Rule } from "../spec/policy.js";
 import type { RunCredentials } from "./credentials.js";
@@ -64,14 +66,30 @@ function testOptions(env: NodeJS.ProcessEnv): TestOptions {
   return options;
 }
 
-function rulesOf(config: JailConfig): Rule[] {
+/**
+ * The run's rules: the policy file's first, then the inline ones (`network.rules`/`allow`,
+ * `--allow-host`), so a file's deny rules hold against a broader inline allow. Inline rules are
+ * compiled on their own first, so an error in one names its index in `network.rules`.
+ */
+async function rulesOf(config: JailConfig): Promise<Rule[]> {
   if (config.network.mode !== "proxy") return [];
-  if (config.network.policyFile !== null) {
+  const { policyFile, rules } = config.network;
+  if (policyFile === null) return rules;
+  compilePolicy(rules);
+  let text: string;
+  try {
+    text = await readFile(policyFile, "utf8");
+  } catch (error) {
     throw new JailSetupError(
-      `network.policyFile (${config.network.policyFile}) is not supported by this runtime yet; use network.allow or network.rules`,
+      `cannot read the policy file ${policyFile}: ${(error as Error).message}`,
     );
   }
-  return config.network.rules;
+  try {
+    return [...parsePolicyFile(text, policyFile), ...rules];
+  } catch (error) {
+    if (error instanceof PolicyFileError) throw new JailSetupError(error.message);
+    throw error;
+  }
 }
 
 /** One line on the terminal per distinct denied host, outside the jail. */
@@ -104,7 +122,7 @@ export async function startRunNetwork(
     proxy = await startProxy({
       socketPath,
       token,
-      rules: rulesOf(config),
+      rules: await rulesOf(config),
       auditPath,
       onDeny: denialNotifier(),
       credentials: credentials.resolved,

@@ -22,5 +22,6 @@ export {
   explainPolicyDenial,
   explainRefusedAddress,
 } from "./explain.js";
+export { PolicyFileError, parsePolicyFile } from "./file.js";
 export { normalizeHost, parseHostPattern } from "./host.js";
 export { compilePathPattern, normalizePath } from "./path.js";

@@ -10,6 +10,7 @@ import { sampleJailConfig } from "../../support/jail-config.js";
 const request: RunRequest = {
   packages: ["/nix/store/hhh-curl"],
   allowHosts: ["httpbin.org", "localhost:8080"],
+  policyFile: null,
   network: "proxy",
   rw: ["data"],
   ro: ["~/.gitconfig"],
@@ -40,6 +41,24 @@ describe("runConfig", () => {
     });
     const none = runConfig(sampleJailConfig(), { ...request, network: "none" }, "/w", isExecutable);
     expect(none.network).toEqual({ mode: "none" });
+  });
+
+  it("carries --policy as an absolute path, and refuses it without the proxy", () => {
+    const withPolicy = { ...request, policyFile: "policies/gh.toml" };
+    const network = runConfig(
+      sampleJailConfig(),
+      withPolicy,
+      "/work/project",
+      isExecutable,
+    ).network;
+    expect(network).toMatchObject({ mode: "proxy", policyFile: "/work/project/policies/gh.toml" });
+    const absolute = { ...request, policyFile: "/etc/p.toml" };
+    expect(runConfig(sampleJailConfig(), absolute, "/w", isExecutable).network).toMatchObject({
+      policyFile: "/etc/p.toml",
+    });
+    expect(() =>
+      runConfig(sampleJailConfig(), { ...withPolicy, network: "none" }, "/w", isExecutable),
+    ).toThrow("--policy needs the proxy: it cannot go with --network none");
   });
 
   it("binds --rw and --ro paths, relative ones against cwd", () => {
