@@ -1,6 +1,7 @@
 import { ipFamily } from "../address.js";
 import type { CompiledPolicy, CompiledRule } from "./compile.js";
 import { parentDomains } from "./host.js";
+import { hasHiddenDotSegments } from "./path.js";
 
 /** One request as policy sees it: `host` normalised, `path` normalised, without the query. */
 export interface RequestFacts {
@@ -54,7 +55,9 @@ function matchesRequest(rule: CompiledRule, facts: RequestFacts): boolean {
   return (
     rule.ports.has(facts.port) &&
     (rule.methods === null || rule.methods.has(facts.method)) &&
-    (rule.path === null || rule.path.test(facts.path))
+    (rule.path === null ||
+      (rule.path.test(facts.path) &&
+        !(rule.rule.action === "allow" && hasHiddenDotSegments(facts.path))))
   );
 }
 

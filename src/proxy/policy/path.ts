@@ -13,6 +13,17 @@ export function normalizePath(path: string): string {
   return removeDotSegments(decoded);
 }
 
+/**
+ * True when reading `%2F` and `%5C` as separators, as some servers do before resolving dot segments,
+ * would reveal a `.` or `..` segment: `/repos/me/..%2Fother` is `/repos/other` to such a server. An
+ * allow rule with a path never matches such a request, since its path cannot say which one is meant.
+ */
+export function hasHiddenDotSegments(path: string): boolean {
+  if (!/%2F|%5C/i.test(path)) return false;
+  const reread = path.replace(/%2F|%5C/gi, "/");
+  return removeDotSegments(reread) !== reread;
+}
+
 function removeDotSegments(path: string): string {
   if (!path.startsWith("/")) return path;
   const out: string[] = [];

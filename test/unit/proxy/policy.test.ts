@@ -142,6 +142,31 @@ describe("rule order, ports, methods, paths", () => {
     expect(verdict([allow("a.test", { port: 8443 })], "a.test", { port: 443 }).allow).toBe(false);
   });
 
+  test("an encoded slash that would hide a dot segment never matches an allow path rule", () => {
+    const rules = [allow("api.test", { path: "/repos/me/**" })];
+    for (const raw of [
+      "/repos/me/..%2Fother",
+      "/repos/me/%2e%2e%2fother",
+      "/repos/me/..%5Cother",
+    ]) {
+      // Control: without the check the glob matches the normalised path.
+      expect(compilePathPattern("/repos/me/**").test(normalizePath(raw))).toBe(true);
+      expect(verdict(rules, "api.test", { path: normalizePath(raw) })).toEqual({
+        allow: false,
+        rule: "default",
+      });
+    }
+    // An encoded slash inside a name is common (GitLab's group%2Fproject) and stays allowed.
+    expect(verdict(rules, "api.test", { path: "/repos/me/group%2Fproject" }).allow).toBe(true);
+    // A deny rule still matches, and a host-wide allow does not look at paths.
+    const denyFirst = [deny("api.test", { path: "/repos/me/**" }), allow("api.test")];
+    expect(verdict(denyFirst, "api.test", { path: "/repos/me/..%2Fx" })).toEqual({
+      allow: false,
+      rule: 0,
+    });
+    expect(verdict([allow("api.test")], "api.test", { path: "/repos/me/..%2Fx" }).allow).toBe(true);
+  });
+
   test("methods", () => {
     const rules = [allow("a.test", { methods: ["GET", "HEAD"] })];
     expect(verdict(rules, "a.test", { method: "GET" }).allow).toBe(true);
