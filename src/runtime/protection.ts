@@ -43,8 +43,9 @@ function refuseSymlink(entry: string, path: string): never {
 }
 
 const depth = (path: string): number => path.split("/").length;
+// Plain code-unit order, not localeCompare: its first call builds an ICU collator (~10 ms of start).
 const byDepth = (paths: Iterable<string>): string[] =>
-  [...paths].sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
+  [...paths].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
 
 /**
  * Plans the protection of `entries` (relative to `cwd`; a trailing `/` marks a directory) from what
