@@ -1,0 +1,102 @@
+// What a request to a host the proxy has not seen yet costs: the leaf certificate (made here,
+// in this process) and the whole first request through a fresh tunnel, against a fresh tunnel to
+// a host already seen. Usage: node bench/proxy/first-host.mjs [hosts, default 300]
+import https from "node:https";
+import {
+  BUNDLE,
+  bundle,
+  fetchLength,
+  fmt,
+  loopReport,
+  spawnRole,
+  summary,
+  tunnelAgent,
+} from "./lib.mjs";
+
+const count = Number(process.argv[2] ?? 300);
+await bundle();
+
+// 1. Certificates alone: startup (CA), then one context per new host.
+const { createCertificateAuthority } = await import(BUNDLE);
+let start = performance.now();
+const ca = createCertificateAuthority();
+const caMs = performance.now() - start;
+const certTimes = [];
+for (let i = 0; i < count; i++) {
+  start = performance.now();
+  ca.contextFor(`cert${i}.bench.test`);
+  certTimes.push(performance.now() - start);
+}
+const certs = summary(certTimes.slice(1));
+console.log(
+  `CA creation ${fmt(caMs, 2)} ms; leaf context: first ${fmt(certTimes[0], 2)} ms, then ` +
+    `median ${fmt(certs.median, 2)} p90 ${fmt(certs.p90, 2)} p99 ${fmt(certs.p99, 2)} max ${fmt(certs.max, 2)} ms`,
+);
+
+// 2. End to end, one request at a time over a new tunnel each: new hosts vs one known host.
+const upstream = await spawnRole("upstream");
+const hosts = Array.from({ length: count }, (_, i) => `h${i}.bench.test`);
+const map = { address: "127.0.0.1", port: upstream.port };
+const proxy = await spawnRole("proxy", {
+  rules: [{ action: "allow", host: "*.bench.test" }],
+  upstreams: Object.fromEntries([...hosts, "known.bench.test"].map((host) => [host, map])),
+  extraUpstreamCaPems: [upstream.caPem],
+});
+console.log(
+  `proxy process: bundle import ${fmt(proxy.importMs, 1)} ms, startProxy ${fmt(proxy.startMs, 1)} ms`,
+);
+await new Promise((resolve) => setTimeout(resolve, 200)); // as a jail would take to start
+
+async function once(host) {
+  const agent = tunnelAgent(proxy.socketPath, { ca: proxy.caPem });
+  const begin = performance.now();
+  await fetchLength({ host, port: 443, path: "/small", agent });
+  const ms = performance.now() - begin;
+  agent.destroy();
+  return ms;
+}
+// The client's own first TLS connection is slow too: pay for it on a direct request first.
+const directAgent = new https.Agent({ ca: upstream.caPem });
+let begin = performance.now();
+await fetchLength({
+  host: "127.0.0.1",
+  port: upstream.port,
+  servername: "direct.bench.test",
+  path: "/small",
+  agent: directAgent,
+});
+const directFirst = performance.now() - begin;
+begin = performance.now();
+await fetchLength({
+  host: "127.0.0.1",
+  port: upstream.port,
+  servername: "direct2.bench.test",
+  path: "/small",
+  agent: directAgent,
+});
+const directSecond = performance.now() - begin;
+directAgent.destroy();
+console.log(
+  `direct, new connection and host: first ${fmt(directFirst, 2)} ms, second ${fmt(directSecond, 2)} ms`,
+);
+
+await proxy.ask("reset");
+const times = { first: 0, known: [], fresh: [] };
+times.first = await once("known.bench.test");
+for (const host of hosts) {
+  times.fresh.push(await once(host));
+  times.known.push(await once("known.bench.test"));
+}
+const stats = await proxy.ask("stats");
+await proxy.stop();
+await upstream.stop();
+
+const fresh = summary(times.fresh);
+const known = summary(times.known);
+console.log(
+  `through the proxy, its first request (fresh tunnel, new host): ${fmt(times.first, 2)} ms`,
+);
+console.log(`fresh tunnel, known host: median ${fmt(known.median, 2)} p90 ${fmt(known.p90, 2)} ms`);
+console.log(`fresh tunnel, new host:   median ${fmt(fresh.median, 2)} p90 ${fmt(fresh.p90, 2)} ms`);
+console.log(`  a new host adds ${fmt(fresh.median - known.median, 2)} ms (median)`);
+console.log(`proxy: ${loopReport(stats)}`);

@@ -1,0 +1,122 @@
+// Shared by the proxy benchmarks: bundling, the proxy and upstream child processes, clients.
+import { fork } from "node:child_process";
+import { once } from "node:events";
+import https from "node:https";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import tls from "node:tls";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BUNDLE = join(tmpdir(), "jailed-proxy-bench.mjs");
+export const TOKEN = "bench-token-0123456789abcdef";
+
+/** Bundles src/proxy the way the runtime bundle does; returns its path. */
+export async function bundle() {
+  const { build } = await import("esbuild");
+  await build({
+    entryPoints: [join(here, "entry.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: BUNDLE,
+    logLevel: "warning",
+  });
+  return BUNDLE;
+}
+
+/**
+ * Starts a role of roles.mjs in its own process (the proxy and the upstream each get one).
+ * PROXY_NODE_OPTIONS (space-separated) are node flags for the proxy's process only.
+ */
+export async function spawnRole(role, config = {}) {
+  const flags =
+    role === "proxy" ? (process.env.PROXY_NODE_OPTIONS ?? "").split(" ").filter(Boolean) : [];
+  const child = fork(join(here, "roles.mjs"), [role], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: flags,
+  });
+  // The child says when it listens: a message sent before that would be lost.
+  await once(child, "message");
+  child.send({ type: "start", config });
+  const [message] = await once(child, "message");
+  const ask = async (type) => {
+    child.send({ type });
+    const [answer] = await once(child, "message");
+    return answer;
+  };
+  const stop = async () => {
+    child.send({ type: "exit" });
+    await once(child, "exit");
+  };
+  return { ...message, ask, stop };
+}
+
+/** An https.Agent whose connections are CONNECT tunnels through the proxy's unix socket. */
+export function tunnelAgent(socketPath, options) {
+  const auth = `Basic ${Buffer.from(`jailed:${TOKEN}`).toString("base64")}`;
+  const agent = new https.Agent(options);
+  agent.createConnection = (connectOptions, done) => {
+    const socket = net.connect(socketPath);
+    socket.write(
+      `CONNECT ${connectOptions.host}:${connectOptions.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\n\r\n`,
+    );
+    let head = "";
+    const onData = (chunk) => {
+      head += chunk.toString("latin1");
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      socket.off("data", onData);
+      socket.pause();
+      if (!head.startsWith("HTTP/1.1 200")) return done(new Error(head.split("\r\n")[0]));
+      done(null, tls.connect({ ...connectOptions, socket }));
+    };
+    socket.on("data", onData);
+    socket.on("error", done);
+  };
+  return agent;
+}
+
+/** Resolves with the response body length after reading it all. */
+export function fetchLength(options) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(options, (res) => {
+      let length = 0;
+      res.on("data", (chunk) => {
+        length += chunk.length;
+      });
+      res.on("end", () => resolve(length));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export function quantile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+export function summary(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    median: quantile(sorted, 0.5),
+    p10: quantile(sorted, 0.1),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1],
+  };
+}
+
+export const fmt = (x, digits = 3) => Number(x).toFixed(digits);
+
+/** The proxy's event loop: delay as monitorEventLoopDelay saw it, and with PROXY_TASKS=1 the
+ * longest callback in CPU time. */
+export function loopReport(stats) {
+  const delay = `event loop delay max ${fmt(stats.loopMaxMs, 1)} ms, p99 ${fmt(stats.loopP99Ms, 1)} ms`;
+  if (!stats.tasks) return delay;
+  return `${delay}; longest callback ${fmt(stats.tasks.maxMs, 1)} ms CPU, ${stats.tasks.over5Ms} over 5 ms`;
+}

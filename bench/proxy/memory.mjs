@@ -1,0 +1,49 @@
+// Proxy memory over many hosts: rounds of 10,000 HTTPS requests across 1,000 host names (10 per
+// host, each host over its own tunnel), RSS after each round; the event loop's longest delay.
+// Usage: node bench/proxy/memory.mjs [rounds, default 3] [hosts, default 1000] [parallel, default 16]
+import { bundle, fetchLength, fmt, loopReport, spawnRole, tunnelAgent } from "./lib.mjs";
+
+const rounds = Number(process.argv[2] ?? 3);
+const hostCount = Number(process.argv[3] ?? 1000);
+const perHost = 10;
+const parallel = Number(process.argv[4] ?? 16);
+
+await bundle();
+const upstream = await spawnRole("upstream");
+const hosts = Array.from({ length: hostCount }, (_, i) => `h${i}.bench.test`);
+const map = { address: "127.0.0.1", port: upstream.port };
+const proxy = await spawnRole("proxy", {
+  rules: [{ action: "allow", host: "*.bench.test" }],
+  upstreams: Object.fromEntries(hosts.map((host) => [host, map])),
+  extraUpstreamCaPems: [upstream.caPem],
+});
+const baseline = await proxy.ask("stats");
+console.log(
+  `proxy started: import ${fmt(proxy.importMs, 1)} ms, startProxy ${fmt(proxy.startMs, 1)} ms, rss ${fmt(baseline.memory.rss, 1)} MiB`,
+);
+
+async function visit(host) {
+  const agent = tunnelAgent(proxy.socketPath, { keepAlive: true, maxSockets: 1, ca: proxy.caPem });
+  for (let i = 0; i < perHost; i++) await fetchLength({ host, port: 443, path: "/small", agent });
+  agent.destroy();
+}
+
+for (let round = 1; round <= rounds; round++) {
+  await proxy.ask("reset");
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < hosts.length) await visit(hosts[next++]);
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const stats = await proxy.ask("stats");
+  console.log(
+    `round ${round}: ${hostCount * perHost} requests in ${fmt(seconds, 1)} s; proxy rss ${fmt(stats.memory.rss, 1)} MiB, ` +
+      `V8 heap ${fmt(stats.memory.heapUsed, 1)} used of ${fmt(stats.memory.heapTotal, 1)} MiB, ` +
+      `${loopReport(stats)}`,
+  );
+}
+await proxy.stop();
+await upstream.stop();

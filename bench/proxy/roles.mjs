@@ -1,0 +1,121 @@
+// Child processes of the benchmarks: `upstream` (an HTTPS server with its own CA) or `proxy`.
+import { createHook } from "node:async_hooks";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { BUNDLE, TOKEN } from "./lib.mjs";
+
+const role = process.argv[2];
+const BLOCK = Buffer.alloc(64 * 1024, "x");
+let shutdown = async () => {};
+
+async function upstream() {
+  const { createCertificateAuthority } = await import(BUNDLE);
+  const ca = createCertificateAuthority();
+  const server = https.createServer(
+    { SNICallback: (name, done) => done(null, ca.contextFor(name)) },
+    (req, res) => {
+      const url = new URL(req.url, "https://x");
+      if (url.pathname === "/bytes") {
+        let left = Number(url.searchParams.get("n"));
+        res.writeHead(200, { "content-length": left });
+        const pump = () => {
+          while (left > 0) {
+            const chunk = left >= BLOCK.length ? BLOCK : BLOCK.subarray(0, left);
+            left -= chunk.length;
+            if (!res.write(chunk)) return res.once("drain", pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      res.end("ok");
+    },
+  );
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, "127.0.0.1", () =>
+    process.send({ port: server.address().port, caPem: ca.certPem }),
+  );
+}
+
+/**
+ * With PROXY_TASKS=1: the longest single callback in CPU time of the main thread (from
+ * /proc/thread-self/schedstat, so time the OS gave to other processes does not count), which is
+ * what "blocking the event loop" means; monitorEventLoopDelay also counts time descheduled.
+ */
+function watchTasks() {
+  const cpuMs = () =>
+    Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6;
+  const started = new Map();
+  const tasks = { maxMs: 0, over5Ms: 0 };
+  createHook({
+    before: (id) => started.set(id, cpuMs()),
+    after: (id) => {
+      const ms = cpuMs() - (started.get(id) ?? Number.POSITIVE_INFINITY);
+      started.delete(id);
+      if (ms > 5) tasks.over5Ms++;
+      tasks.maxMs = Math.max(tasks.maxMs, ms);
+    },
+  }).enable();
+  return tasks;
+}
+
+async function proxy(config) {
+  const importStart = performance.now();
+  const { startProxy } = await import(BUNDLE);
+  const importMs = performance.now() - importStart;
+  const dir = mkdtempSync(join(tmpdir(), "jailed-bench-"));
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const start = performance.now();
+  const running = await startProxy({
+    socketPath: join(dir, "proxy.sock"),
+    auditPath: join(dir, "audit.jsonl"),
+    token: TOKEN,
+    ...config,
+  });
+  const startMs = performance.now() - start;
+  delay.enable();
+  const tasks = process.env.PROXY_TASKS === "1" ? watchTasks() : null;
+  let cpu = process.cpuUsage();
+  process.on("message", (message) => {
+    if (message.type === "stats") {
+      // With --expose-gc: collect first, so RSS shows what is still referenced.
+      globalThis.gc?.();
+      const used = process.cpuUsage(cpu);
+      process.send({
+        cpuMs: (used.user + used.system) / 1000,
+        memory: Object.fromEntries(
+          Object.entries(process.memoryUsage()).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)]),
+        ),
+        loopMaxMs: delay.max / 1e6,
+        loopP99Ms: delay.percentile(99) / 1e6,
+        tasks: tasks && { ...tasks },
+      });
+    }
+    if (message.type === "reset") {
+      delay.reset();
+      if (tasks) Object.assign(tasks, { maxMs: 0, over5Ms: 0 });
+      cpu = process.cpuUsage();
+      process.send({});
+    }
+  });
+  shutdown = async () => {
+    await running.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.send({
+    socketPath: join(dir, "proxy.sock"),
+    caPem: running.caCertPem,
+    importMs,
+    startMs,
+  });
+}
+
+process.on("message", (message) => {
+  if (message.type === "exit") shutdown().then(() => process.exit(0));
+});
+process.once("message", (message) => (role === "upstream" ? upstream() : proxy(message.config)));
+process.send({ type: "ready" });

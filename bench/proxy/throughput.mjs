@@ -1,0 +1,87 @@
+// HTTPS download throughput on loopback: direct, through the decrypting proxy, through a
+// passthrough tunnel. Upstream, proxy and this client are separate processes.
+// Usage: node bench/proxy/throughput.mjs [MiB per download, default 256] [runs, default 5]
+import https from "node:https";
+import { bundle, fetchLength, fmt, loopReport, spawnRole, summary, tunnelAgent } from "./lib.mjs";
+
+const mib = Number(process.argv[2] ?? 256);
+const runs = Number(process.argv[3] ?? 5);
+const bytes = mib * 2 ** 20;
+
+await bundle();
+const upstream = await spawnRole("upstream");
+const map = { address: "127.0.0.1", port: upstream.port };
+const proxy = await spawnRole("proxy", {
+  rules: [
+    { action: "allow", host: "inspect.test" },
+    { action: "allow", host: "pinned.test", tls: "passthrough" },
+  ],
+  upstreams: { "inspect.test": map, "pinned.test": map },
+  extraUpstreamCaPems: [upstream.caPem],
+});
+
+const modes = {
+  direct: {
+    agent: new https.Agent({ keepAlive: true, ca: upstream.caPem }),
+    options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
+  },
+  inspect: {
+    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: proxy.caPem }),
+    options: { host: "inspect.test", port: 443 },
+  },
+  passthrough: {
+    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: upstream.caPem }),
+    options: { host: "pinned.test", port: 443 },
+  },
+};
+
+// Runs are interleaved (direct, inspect, passthrough, direct, …) so that noise from other work on
+// the machine spreads over all modes alike.
+const only = process.env.MODES?.split(",");
+const chosen = Object.entries(modes).filter(
+  ([name]) => name === "direct" || !only || only.includes(name),
+);
+const rates = Object.fromEntries(chosen.map(([name]) => [name, []]));
+const cpu = Object.fromEntries(chosen.map(([name]) => [name, 0]));
+const clientCpuMs = Object.fromEntries(chosen.map(([name]) => [name, 0]));
+for (const [, { agent, options }] of chosen) {
+  await fetchLength({ ...options, agent, path: `/bytes?n=${8 * 2 ** 20}` }); // warm up the connection
+}
+for (let i = 0; i < runs; i++) {
+  for (const [name, { agent, options }] of chosen) {
+    await proxy.ask("reset");
+    const clientCpu = process.cpuUsage();
+    const start = performance.now();
+    const length = await fetchLength({ ...options, agent, path: `/bytes?n=${bytes}` });
+    if (length !== bytes) throw new Error(`${name}: got ${length} bytes`);
+    rates[name].push(bytes / 2 ** 20 / ((performance.now() - start) / 1000));
+    cpu[name] += (await proxy.ask("stats")).cpuMs;
+    const used = process.cpuUsage(clientCpu);
+    clientCpuMs[name] += (used.user + used.system) / 1000;
+  }
+}
+for (const [, { agent }] of chosen) agent.destroy();
+const results = Object.fromEntries(
+  chosen.map(([name]) => [
+    name,
+    {
+      ...summary(rates[name]),
+      proxyCpuMsPerMiB: cpu[name] / (mib * runs),
+      clientCpuMsPerMiB: clientCpuMs[name] / (mib * runs),
+    },
+  ]),
+);
+const stats = await proxy.ask("stats");
+await proxy.stop();
+await upstream.stop();
+
+console.log(`HTTPS download, ${mib} MiB x ${runs} runs, MiB/s (median [min..max])`);
+for (const [name, s] of Object.entries(results)) {
+  const ratio =
+    name === "direct" ? "" : `  = ${fmt((100 * s.median) / results.direct.median, 0)}% of direct`;
+  const cpu = `CPU ms/MiB: proxy ${fmt(s.proxyCpuMsPerMiB, 2)}, client ${fmt(s.clientCpuMsPerMiB, 2)}`;
+  console.log(
+    `  ${name.padEnd(12)} ${fmt(s.median, 0)} [${fmt(s.p10, 0)}..${fmt(s.max, 0)}]${ratio}  (${cpu})`,
+  );
+}
+console.log(`proxy: ${loopReport(stats)}, rss ${fmt(stats.memory.rss, 0)} MiB`);
