@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const AGENT_TIMEOUT = 120_000;
 
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
+import { fakeApiEnv } from "../support/e2e.js";
 import { anthropicHandler, type SeenRequest } from "../support/fakes/anthropic.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox, spawnAs } from "../support/jail-run.js";
 import { nixBuild, repoRoot } from "../support/nix.js";
@@ -53,15 +54,9 @@ describe.each(RUNNERS)("real Claude Code in a jail, run as $label", (runner) => 
 
   beforeAll(() => {
     sandbox = makeSandbox(runner);
-    const caFile = join(sandbox.root, "api-ca.pem");
-    writeFileSync(caFile, api.caPem);
     env = {
       ANTHROPIC_API_KEY: "sk-ant-api03-test-key",
-      XDG_STATE_HOME: join(sandbox.root, "state"),
-      JAILED_TEST_UPSTREAM_CA: caFile,
-      JAILED_TEST_UPSTREAMS: JSON.stringify({
-        "api.anthropic.com": { address: "127.0.0.1", port: api.port },
-      }),
+      ...fakeApiEnv(sandbox, api, ["api.anthropic.com"]),
     };
   });
   afterAll(() => rmSync(sandbox.root, { recursive: true, force: true }));

@@ -1,7 +1,8 @@
-import { chownSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
+import { fakeApiEnv, hostSecret } from "../support/e2e.js";
 import { anthropicHandler, type SeenRequest } from "../support/fakes/anthropic.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
 import { nixBuild, repoRoot } from "../support/nix.js";
@@ -59,21 +60,10 @@ describe.each(RUNNERS)("Claude Code with a key from a host command, run as $labe
 
   beforeAll(() => {
     sandbox = makeSandbox(runner);
-    // The secret lives outside the jail's reach: not in home, not in the project.
-    const secret = join(sandbox.root, "secret");
-    writeFileSync(secret, `${REAL}\n`, { mode: 0o600 });
-    if (runner.uid !== null) chownSync(secret, runner.uid, runner.uid);
+    const secret = hostSecret(sandbox, runner, REAL);
     claude = jailed(secret, "claude");
     shell = jailed(secret, "bash");
-    const caFile = join(sandbox.root, "api-ca.pem");
-    writeFileSync(caFile, api.caPem);
-    env = {
-      XDG_STATE_HOME: join(sandbox.root, "state"),
-      JAILED_TEST_UPSTREAM_CA: caFile,
-      JAILED_TEST_UPSTREAMS: JSON.stringify({
-        "api.anthropic.com": { address: "127.0.0.1", port: api.port },
-      }),
-    };
+    env = fakeApiEnv(sandbox, api, ["api.anthropic.com"]);
   }, AGENT_TIMEOUT);
   afterAll(() => rmSync(sandbox.root, { recursive: true, force: true }));
 

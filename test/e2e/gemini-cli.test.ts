@@ -1,7 +1,8 @@
-import { chownSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
+import { auditText, DUMP, fakeApiEnv, hostSecret } from "../support/e2e.js";
 import type { SeenRequest } from "../support/fakes/anthropic.js";
 import { geminiHandler } from "../support/fakes/gemini.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
@@ -36,20 +37,6 @@ function fromCommand(secretPath: string): string {
   }; }`;
 }
 
-// Inside the jail: the environment and every process's environ and cmdline (the jail has no grep).
-const DUMP = `
-env
-for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done
-echo DUMP-END
-`;
-
-function audit(sandbox: Sandbox): string {
-  const runs = join(sandbox.root, "state", "jailed", "runs");
-  return readdirSync(runs)
-    .map((file) => readFileSync(join(runs, file), "utf8"))
-    .join("");
-}
-
 let api: Upstream;
 const seen: SeenRequest[] = [];
 
@@ -70,22 +57,11 @@ describe.each(RUNNERS)("real Gemini CLI with an API key, run as $label", (runner
 
   beforeAll(() => {
     sandbox = makeSandbox(runner);
-    // The secret lives outside the jail's reach: not in home, not in the project.
-    const secret = join(sandbox.root, "secret");
-    writeFileSync(secret, `${REAL}\n`, { mode: 0o600 });
-    if (runner.uid !== null) chownSync(secret, runner.uid, runner.uid);
+    const secret = hostSecret(sandbox, runner, REAL);
     gemini = jailed("jailed-gemini-cmd", "gemini", fromCommand(secret));
     shell = jailed("jailed-gemini-bash", "bash", fromCommand(secret));
     geminiDefault = jailed("jailed-gemini-cli", "gemini", "{ }");
-    const caFile = join(sandbox.root, "api-ca.pem");
-    writeFileSync(caFile, api.caPem);
-    env = {
-      XDG_STATE_HOME: join(sandbox.root, "state"),
-      JAILED_TEST_UPSTREAM_CA: caFile,
-      JAILED_TEST_UPSTREAMS: JSON.stringify({
-        "generativelanguage.googleapis.com": { address: "127.0.0.1", port: api.port },
-      }),
-    };
+    env = fakeApiEnv(sandbox, api, ["generativelanguage.googleapis.com"]);
   }, AGENT_TIMEOUT);
   afterAll(() => rmSync(sandbox.root, { recursive: true, force: true }));
 
@@ -107,7 +83,7 @@ describe.each(RUNNERS)("real Gemini CLI with an API key, run as $label", (runner
     );
     expect(calls.some((call) => call.body.includes(PROMPT))).toBe(true);
     for (const call of calls) expect(call.headers["x-goog-api-key"]).toBe(REAL);
-    const log = audit(sandbox);
+    const log = auditText(sandbox);
     expect(log).toContain('"credentials":["gemini"]');
     expect(log).not.toContain(REAL);
   }
