@@ -22,6 +22,22 @@ let
         ${copy}
         bundle_elves "$out"
       '';
+
+  # One program from this machine's /usr/bin, with the libraries it needs.
+  hostProgram =
+    {
+      pname,
+      version,
+      program,
+    }:
+    hostPackage {
+      inherit pname version;
+      meta.mainProgram = program;
+      copy = ''
+        mkdir -p "$out/bin"
+        cp /usr/bin/${program} "$out/bin/${program}"
+      '';
+    };
 in
 {
   # The loader and libc, as nixpkgs' glibc holds them: every other package's
@@ -57,34 +73,22 @@ in
     '';
   };
 
-  bubblewrap = hostPackage {
+  bubblewrap = hostProgram {
     pname = "bubblewrap";
     version = "0.8.0";
-    meta.mainProgram = "bwrap";
-    copy = ''
-      mkdir -p "$out/bin"
-      cp /usr/bin/bwrap "$out/bin/bwrap"
-    '';
+    program = "bwrap";
   };
 
-  socat = hostPackage {
+  socat = hostProgram {
     pname = "socat";
     version = "1.7.4.4";
-    meta.mainProgram = "socat";
-    copy = ''
-      mkdir -p "$out/bin"
-      cp /usr/bin/socat "$out/bin/socat"
-    '';
+    program = "socat";
   };
 
-  nodejs = hostPackage {
+  nodejs = hostProgram {
     pname = "nodejs";
     version = "20.20.2";
-    meta.mainProgram = "node";
-    copy = ''
-      mkdir -p "$out/bin"
-      cp /usr/bin/node "$out/bin/node"
-    '';
+    program = "node";
   };
 
   cacert = hostPackage {
@@ -96,14 +100,10 @@ in
     '';
   };
 
-  curl = hostPackage {
+  curl = hostProgram {
     pname = "curl";
     version = "7.88.1";
-    meta.mainProgram = "curl";
-    copy = ''
-      mkdir -p "$out/bin"
-      cp /usr/bin/curl "$out/bin/curl"
-    '';
+    program = "curl";
   };
 
   # Debian's git looks for its helpers (git-remote-https, …) and templates
