@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
+import { fakeApiEnv } from "../support/e2e.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
@@ -166,15 +167,7 @@ describe.each(RUNNERS)("git through a read-only GitHub policy, jailed as $label"
 
   beforeAll(() => {
     sandbox = makeSandbox(runner);
-    const caFile = join(sandbox.root, "upstream-ca.pem");
-    writeFileSync(caFile, server.caPem);
-    env = {
-      XDG_STATE_HOME: join(sandbox.root, "state"),
-      JAILED_TEST_UPSTREAM_CA: caFile,
-      JAILED_TEST_UPSTREAMS: JSON.stringify({
-        "github.test": { address: "127.0.0.1", port: server.port },
-      }),
-    };
+    env = fakeApiEnv(sandbox, server, ["github.test"]);
   });
   afterAll(() => rmSync(sandbox.root, { recursive: true, force: true }));
 

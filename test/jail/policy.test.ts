@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
+import { fakeApiEnv } from "../support/e2e.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
@@ -77,19 +78,12 @@ describe.each(RUNNERS)("a policy file in a jail run as $label", (runner) => {
 
   beforeAll(() => {
     sandbox = makeSandbox(runner);
-    const caFile = join(sandbox.root, "upstream-ca.pem");
-    writeFileSync(caFile, upstream.caPem);
-    const address = { address: "127.0.0.1", port: upstream.port };
-    env = {
-      XDG_STATE_HOME: join(sandbox.root, "state"),
-      JAILED_TEST_UPSTREAM_CA: caFile,
-      JAILED_TEST_UPSTREAMS: JSON.stringify({
-        "api.github.com": address,
-        "github.test": address,
-        "evilgithub.test": address,
-        "github.test.evil.test": address,
-      }),
-    };
+    env = fakeApiEnv(sandbox, upstream, [
+      "api.github.com",
+      "github.test",
+      "evilgithub.test",
+      "github.test.evil.test",
+    ]);
   });
   afterAll(() => rmSync(sandbox.root, { recursive: true, force: true }));
 
