@@ -1,5 +1,5 @@
-# overlays.default: makeJailedAgent, every makeJailed<Agent>, and a jailed-<agent> package for each
-# agent the package set has.
+# overlays.default: makeJailedAgent, jailedLib (with every makeJailed<Agent>), the jailed CLI, and a
+# jailed-<agent> package for each agent the package set has.
 final: prev:
 let
   jailedLib = import ./lib.nix { pkgs = final; };
