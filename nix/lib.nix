@@ -2,7 +2,7 @@
 #
 # Uses builtins and this subset of nixpkgs only, each with its nixpkgs semantics: runCommandLocal,
 # writeText, closureInfo, and packages by attribute (bash, coreutils, bubblewrap, socat, nodejs,
-# cacert, the agents). No pkgs.lib, so the same file works on any nixpkgs and on test/hostpkgs.
+# cacert, perl, the agents). No pkgs.lib, so the same file works on any nixpkgs and on test/hostpkgs.
 { pkgs }:
 let
   agents = import ./agents;
@@ -250,6 +250,7 @@ let
           sh = "${pkgs.bash}/bin/bash";
           env = "${pkgs.coreutils}/bin/env";
           caBundle = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
+          perl = "${pkgs.perl}/bin/perl";
         };
       };
 

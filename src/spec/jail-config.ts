@@ -57,6 +57,8 @@ export const ToolsSchema = v.strictObject({
   sh: absolute,
   env: absolute,
   caBundle: absolute,
+  /** Runs the store stager (src/runtime/linux/store-stager.ts) for a big closure; never in the jail. */
+  perl: absolute,
 });
 
 /** What a wrapper hands the runtime: written by nix/lib.nix, versioned, validated strictly. */

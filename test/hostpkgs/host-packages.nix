@@ -85,6 +85,13 @@ in
     program = "socat";
   };
 
+  # Only the interpreter: the store stager uses no module.
+  perl = hostProgram {
+    pname = "perl";
+    version = "5.36.0";
+    program = "perl";
+  };
+
   nodejs = hostProgram {
     pname = "nodejs";
     version = "20.20.2";

@@ -57,6 +57,7 @@ describe("makeJailedAgent options, shown on the JailConfig", () => {
         sh: storePath,
         env: storePath,
         caBundle: storePath,
+        perl: storePath,
       },
     });
     // basePackages defaults to commonPkgs: bash and coreutils, after pkg.

@@ -24,6 +24,7 @@ export function sampleJailConfig(overrides: Partial<JailConfig> = {}): JailConfi
       sh: "/nix/store/fff-bash/bin/bash",
       env: "/nix/store/ccc-coreutils/bin/env",
       caBundle: "/nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt",
+      perl: "/nix/store/hhh-perl/bin/perl",
     },
     ...overrides,
   };

@@ -1,4 +1,5 @@
 import { CA_BUNDLE_IN_JAIL, type JailPlan } from "../plan.js";
+import type { StoreView } from "./store-view.js";
 
 const PID_MAX = "/proc/sys/kernel/pid_max";
 
@@ -11,8 +12,10 @@ export interface Bind {
 /** Host-side inputs bwrap needs beyond the plan: what to bind and where the run's files are. */
 export interface BwrapInputs {
   plan: JailPlan;
-  /** Closure paths bound read-only, or ["/nix/store"] for nixStore = "full". */
-  storePaths: readonly string[];
+  /** The closure (or ["/nix/store"] for nixStore = "full"), and how it is bound (store-view.ts). */
+  store: StoreView;
+  /** The stager's directory on the host, bound at /nix/store when the store is staged. */
+  stagingDir: string;
   /** Extra paths bound for nixStore = "full" (the daemon socket); empty otherwise. */
   storeExtras: readonly string[];
   /** Synthesised /etc files on the host: name in /etc -> host path. */
@@ -67,7 +70,12 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
   // Sysctls resolve in the reader's own namespaces, so this is the jail's /proc/sys, read-only: the jail
   // cannot raise its pid_max, nor (as uid 0, which the kernel lets write global sysctls) the host's.
   args.push("--ro-bind", "/proc/sys", "/proc/sys", "--tmpfs", "/tmp");
-  for (const path of inputs.storePaths) args.push("--ro-bind", path, path);
+  if (inputs.store.kind === "binds") {
+    for (const path of inputs.store.paths) args.push("--ro-bind", path, path);
+  } else {
+    args.push("--ro-bind", inputs.stagingDir, "/nix/store");
+    for (const path of inputs.store.direct) args.push("--ro-bind", path, path);
+  }
   for (const path of inputs.storeExtras) args.push("--bind", path, path);
   for (const [name, hostPath] of Object.entries(inputs.etcFiles)) {
     args.push("--ro-bind", hostPath, `/etc/${name}`);

@@ -25,6 +25,15 @@ import { openPidMaxFd } from "./pid-max.js";
 import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
 import { buildSeccompFilter, hostArch } from "./seccomp/index.js";
+import { stagerArgv, withStagedStore } from "./store-stager.js";
+import {
+  closureOf,
+  parseRegistration,
+  planStoreView,
+  type StoreView,
+  stagerList,
+  storePathOf,
+} from "./store-view.js";
 
 const ARGS_FD = 3;
 const STATUS_FD = 4;
@@ -93,9 +102,16 @@ function createMissing(mounts: readonly PlannedMount[]): void {
   }
 }
 
-function readStorePaths(config: JailConfig): string[] {
-  if (config.nixStore === "full") return ["/nix/store"];
-  return readFileSync(config.storePaths, "utf8").split("\n").filter(Boolean);
+function readStoreView(config: JailConfig, extraStorePaths: readonly string[]): StoreView {
+  if (config.nixStore === "full") return { kind: "binds", paths: ["/nix/store"] };
+  const closure = readFileSync(config.storePaths, "utf8").split("\n").filter(Boolean);
+  // closureInfo writes `registration` beside `store-paths`: the references of each path.
+  return planStoreView([...new Set([...closure, ...extraStorePaths])], () =>
+    closureOf(
+      [storePathOf(config.tools.sh)],
+      parseRegistration(readFileSync(join(dirname(config.storePaths), "registration"), "utf8")),
+    ),
+  );
 }
 
 function localtime(): string | null {
@@ -115,6 +131,17 @@ function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
     writeFileSync(files[name], text, { mode: 0o644 });
   }
   return files;
+}
+
+/** The stager's list, and the empty directory it mounts its tmpfs on (in its own namespace only). */
+function writeStagerInput(
+  stagingDir: string,
+  listFile: string,
+  store: Extract<StoreView, { kind: "staged" }>,
+): string {
+  mkdirSync(stagingDir);
+  writeFileSync(listFile, stagerList(store), { mode: 0o600 });
+  return listFile;
 }
 
 /** Writes a file only this user can read and opens it for a child to read from a passed fd. */
@@ -224,9 +251,12 @@ export async function runLinuxJail(
         credentials,
       );
     }
+    const store = readStoreView(config, extraStorePaths);
+    const stagingDir = join(runDir, "store");
     const argv = bwrapArgs({
       plan,
-      storePaths: [...new Set([...readStorePaths(config), ...extraStorePaths])],
+      store,
+      stagingDir,
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
       caBundle: network?.caBundle ?? config.tools.caBundle,
@@ -246,17 +276,29 @@ export async function runLinuxJail(
       ],
     });
     // Limits wrap the bridge too, so socat lives under the same limits as the agent.
-    const command = withLimits(
+    const limited = withLimits(
       network === null ? plan.argv : withBridge(plan.argv, config.tools, network.socketPath),
       plan.limits,
       config.tools.sh,
     );
+    const command = store.kind === "staged" ? withStagedStore(limited, config.tools.sh) : limited;
     const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
     const seccompFd = privateFileFd(
       join(runDir, "seccomp.bpf"),
       buildSeccompFilter(config.hardening, hostArch()),
     );
-    const child = spawn(config.tools.bwrap, ["--args", String(ARGS_FD), "--", ...command], {
+    const bwrap = [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command];
+    const [program, ...programArgs] =
+      store.kind === "staged"
+        ? stagerArgv(
+            config.tools.perl,
+            hostArch(),
+            stagingDir,
+            writeStagerInput(stagingDir, join(runDir, "store-view"), store),
+            bwrap,
+          )
+        : bwrap;
+    const child = spawn(program as string, programArgs, {
       stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd, pidMaxFd ?? "ignore"],
       // bwrap stays in the jail as its pid 1, so its environment is readable there as
       // /proc/1/environ: it gets none (the jail's own comes through --setenv).

@@ -74,7 +74,8 @@ describe("bwrapArgs", () => {
   const plan = planJail(sampleJailConfig(), host, [], {});
   const args = bwrapArgs({
     plan,
-    storePaths: ["/nix/store/aaa-agent", "/nix/store/ccc-coreutils"],
+    store: { kind: "binds", paths: ["/nix/store/aaa-agent", "/nix/store/ccc-coreutils"] },
+    stagingDir: "/run/x/store",
     storeExtras: [],
     etcFiles: { passwd: "/run/x/etc/passwd" },
     caBundle: "/nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt",
@@ -141,6 +142,37 @@ describe("bwrapArgs", () => {
     expect(args.filter((arg) => arg === "/nix/store")).toEqual([]);
   });
 
+  it("binds a staged store as one directory, with the first process's closure over it", () => {
+    const staged = bwrapArgs({
+      plan,
+      store: {
+        kind: "staged",
+        direct: ["/nix/store/fff-bash", "/nix/store/iii-glibc"],
+        staged: ["/nix/store/aaa-agent"],
+      },
+      stagingDir: "/run/x/store",
+      storeExtras: [],
+      etcFiles: {},
+      caBundle: "/ca",
+      localtime: null,
+      sh: "/nix/store/fff-bash/bin/bash",
+      env: "/env",
+      sockets: [],
+      seccompFd: null,
+      statusFd: 4,
+      pidMaxFd: null,
+      protection: [],
+    }).join(" ");
+    const view = staged.indexOf("--ro-bind /run/x/store /nix/store");
+    expect(view).toBeGreaterThan(-1);
+    expect(staged.indexOf("--ro-bind /nix/store/fff-bash /nix/store/fff-bash")).toBeGreaterThan(
+      view,
+    );
+    expect(staged).toContain("--ro-bind /nix/store/iii-glibc /nix/store/iii-glibc");
+    // The stager binds the rest later; bwrap never sees it.
+    expect(staged).not.toContain("--ro-bind /nix/store/aaa-agent");
+  });
+
   it("mounts the home tmpfs before the config paths bound into it, and cwd after", () => {
     const home = indexOf("--tmpfs", "/home/alice");
     const config = indexOf("--bind", "/home/alice/.agent", "/home/alice/.agent");
@@ -177,7 +209,8 @@ describe("bwrapArgs", () => {
     );
     const optionalArgs = bwrapArgs({
       plan: optional,
-      storePaths: [],
+      store: { kind: "binds", paths: [] },
+      stagingDir: "/run/x/store",
       storeExtras: [],
       etcFiles: {},
       caBundle: "/ca",

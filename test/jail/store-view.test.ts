@@ -1,0 +1,199 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostArch } from "../../src/runtime/linux/seccomp/index.js";
+import {
+  GO_FD,
+  READY_FD,
+  stagerArgv,
+  withStagedStore,
+} from "../../src/runtime/linux/store-stager.js";
+import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
+import { makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
+import { nixBuild, withJailedLib } from "../support/nix.js";
+
+const EXTRA_PATHS = STAGE_ABOVE_PATHS + 50;
+
+/** A closure big enough to be staged: tiny files, a program, and a store path that is a symlink. */
+const extraPkgs = (select: string) => `(let
+  files = builtins.genList (i: builtins.toFile "staged-\${toString i}" "content \${toString i}") ${EXTRA_PATHS};
+  tool = pkgs.runCommand "staged-tool" { } ''
+    mkdir -p $out/bin
+    printf '#!/bin/sh\\necho the staged tool ran\\n' > $out/bin/staged-tool
+    chmod +x $out/bin/staged-tool
+  '';
+  link = pkgs.runCommand "staged-link" { } "ln -s \${tool} $out";
+in ${select})`;
+
+const shellExpr = withJailedLib(`jailedLib.makeJailedAgent {
+  name = "jailed-big-shell";
+  pkg = pkgs.bash;
+  command = "bash";
+  network = "none";
+  extraPkgs = ${extraPkgs("files ++ [ tool link ]")};
+}`);
+
+let wrapper: string;
+let closure: string[];
+let tool: string;
+let link: string;
+let perl: string;
+
+beforeAll(() => {
+  wrapper = join(nixBuild(shellExpr), "bin", "jailed-big-shell");
+  tool = nixBuild(withJailedLib(extraPkgs("tool")));
+  link = nixBuild(withJailedLib(extraPkgs("link")));
+  const info = nixBuild(
+    withJailedLib(
+      `pkgs.closureInfo { rootPaths = [ pkgs.bash pkgs.coreutils pkgs.cacert ] ++ ${extraPkgs("files ++ [ tool link ]")}; }`,
+    ),
+  );
+  closure = readFileSync(join(info, "store-paths"), "utf8").trim().split("\n").sort();
+  perl = join(nixBuild(withJailedLib("pkgs.perl")), "bin", "perl");
+});
+
+/** mountinfo lines of the jail, as [mount point, options]. */
+function mounts(mountinfo: string): [string, string][] {
+  return mountinfo
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const fields = line.split(" ");
+      return [fields[4] as string, fields[5] as string];
+    });
+}
+
+describe.each(RUNNERS)("a jail with a staged /nix/store, run as $label", (runner) => {
+  let sandbox: Sandbox;
+  const sh = (script: string) => runAs(runner, sandbox, [wrapper, "-c", script]);
+
+  beforeAll(() => {
+    sandbox = makeSandbox(runner);
+  });
+  afterAll(() => {
+    rmSync(sandbox.root, { recursive: true, force: true });
+  });
+
+  it("holds exactly the closure, staged rather than bound path by path", () => {
+    expect(closure.length).toBeGreaterThan(STAGE_ABOVE_PATHS);
+    const result = sh("ls -1 /nix/store; echo ---; cat /proc/self/mountinfo");
+    expect(result.stderr).toBe("");
+    const [listing, mountinfo] = result.stdout.split("---\n") as [string, string];
+    const listed = listing
+      .trim()
+      .split("\n")
+      .map((name) => `/nix/store/${name}`)
+      .sort();
+    expect(listed).toEqual(closure);
+    // The jail's /nix/store is the stager's tmpfs, receiving its binds (a slave: "master:N").
+    const store = mounts(mountinfo).find(([point]) => point === "/nix/store");
+    expect(store?.[1]).toMatch(/^ro,nosuid,nodev/);
+    expect(mountinfo).toMatch(/ \/nix\/store ro,nosuid,nodev\S* master:\d+ - tmpfs /);
+  });
+
+  it("runs programs and reads files from staged paths, and keeps symlink paths symlinks", () => {
+    const name = link.slice("/nix/store/".length);
+    const result = sh(
+      `staged-tool; cat /nix/store/*-staged-7; echo; readlink /nix/store/${name}; ${tool}/bin/staged-tool`,
+    );
+    expect(result.stdout).toBe(`the staged tool ran\ncontent 7\n${tool}\nthe staged tool ran\n`);
+    expect(result.status).toBe(0);
+  });
+
+  it("mounts every staged path read-only, nosuid and nodev", () => {
+    const result = sh(
+      `cat /proc/self/mountinfo; for p in /nix/store/new ${tool}/new ${tool}/bin/staged-tool; do ( echo x >> "$p" ) 2>/dev/null && echo "wrote $p" >&2; done; true`,
+    );
+    expect(result.stderr).toBe("");
+    const staged = mounts(result.stdout).filter(
+      ([point]) => point.startsWith("/nix/store/") && point.includes("-staged-"),
+    );
+    expect(staged.length).toBe(EXTRA_PATHS + 1);
+    for (const [point, options] of staged) {
+      expect(`${point} ${options}`).toMatch(/ ro,nosuid,nodev/);
+    }
+  });
+
+  it("closes the stager's pipes before the agent starts", () => {
+    const result = sh("ls /proc/self/fd");
+    const fds = result.stdout.trim().split("\n");
+    expect(fds).not.toContain(String(READY_FD));
+    expect(fds).not.toContain(String(GO_FD));
+  });
+
+  it("leaves the host's mount table as it was", () => {
+    const before = readFileSync("/proc/self/mountinfo", "utf8");
+    expect(sh("true").status).toBe(0);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).toBe(before);
+  });
+});
+
+describe("when staging fails, nothing starts", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "jailed-stager-"));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs argv and collects its output; `answer` is what the stager's go pipe gives (null: it closes). */
+  async function run(argv: readonly string[], extraFds: "stager" | "none") {
+    const stdio: ("inherit" | "pipe" | "ignore")[] = ["ignore", "pipe", "pipe"];
+    if (extraFds === "stager") {
+      for (let fd = 3; fd <= GO_FD; fd++) stdio.push(fd >= READY_FD ? "pipe" : "ignore");
+    }
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    // The stager's answer never comes: its end of the go pipe closes.
+    if (extraFds === "stager") child.stdio[GO_FD]?.end();
+    const status = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    return { status, stdout, stderr };
+  }
+
+  it("the stager refuses a path that is not in the store, before starting bwrap", async () => {
+    // Control: the same list with a real path gets as far as running the command it was given.
+    const ok = join(dir, "ok");
+    writeFileSync(ok, `entry ${closure[0]}\n`);
+    const controlDir = mkdtempSync(join(dir, "staging-"));
+    const control = await run(
+      stagerArgv(perl, hostArch(), controlDir, ok, ["/bin/echo", "bwrap ran"]),
+      "none",
+    );
+    expect(control.stdout).toBe("bwrap ran\n");
+
+    for (const [line, reason] of [
+      ["entry /nix/store/0000000000000000000000000000000-missing", "is missing"],
+      ["entry /nix/store/../etc", "not a store path: /nix/store/../etc"],
+      ["entry /etc/passwd", "not a store path: /etc/passwd"],
+    ] as const) {
+      const list = join(dir, "list");
+      writeFileSync(list, `${line}\n`);
+      const staging = mkdtempSync(join(dir, "staging-"));
+      const result = await run(
+        stagerArgv(perl, hostArch(), staging, list, ["/bin/echo", "bwrap ran"]),
+        "none",
+      );
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain("jailed: cannot set up the jail's /nix/store:");
+      expect(result.stderr).toContain(reason);
+      expect(result.status).toBe(2);
+    }
+  });
+
+  it("the jail's first process does not exec the agent without the stager's ok", async () => {
+    const result = await run(withStagedStore(["/bin/echo", "agent ran"], "/bin/bash"), "stager");
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe("jailed: the jail's /nix/store is incomplete; not starting\n");
+    expect(result.status).toBe(2);
+  });
+});
