@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostArch } from "../../src/runtime/linux/seccomp/index.js";
 import {
@@ -155,7 +156,7 @@ describe("when staging fails, nothing starts", () => {
       stderr += chunk;
     });
     // The stager's answer never comes: its end of the go pipe closes.
-    if (extraFds === "stager") child.stdio[GO_FD]?.end();
+    if (extraFds === "stager") (child.stdio as unknown as (Writable | null)[])[GO_FD]?.end();
     const status = await new Promise<number | null>((resolve) => child.once("close", resolve));
     return { status, stdout, stderr };
   }

@@ -3,6 +3,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -24,7 +25,8 @@ import { synthesiseEtc } from "./etc.js";
 import { openPidMaxFd } from "./pid-max.js";
 import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
-import { buildSeccompFilter, hostArch } from "./seccomp/index.js";
+import { hostArch } from "./seccomp/abi.js";
+import { seccompFilter } from "./seccomp/prebuilt.js";
 import { stagerArgv, withStagedStore } from "./store-stager.js";
 import {
   closureOf,
@@ -35,6 +37,8 @@ import {
   storePathOf,
 } from "./store-view.js";
 
+/** A tmpfs on Linux systems, world-writable and sticky like /tmp. */
+const SHARED_MEMORY = "/dev/shm";
 const ARGS_FD = 3;
 const STATUS_FD = 4;
 const SECCOMP_FD = 5;
@@ -77,10 +81,17 @@ function preflight(bwrap: string, uid: number): void {
   if (problem !== null) throw new JailSetupError(`cannot create the jail: ${problem}`);
 }
 
-/** A private directory for this run's files; removed on every exit path by the caller. */
+/**
+ * A private directory for this run's files; removed on every exit path by the caller. It lives in
+ * memory where there is a place for it: removing it from ext4 took 2–3 ms of every run.
+ */
 function makeRunDir(): string {
   const runtimeDir = process.env.XDG_RUNTIME_DIR;
-  const base = runtimeDir?.startsWith("/") ? join(runtimeDir, "jailed") : tmpdir();
+  const base = runtimeDir?.startsWith("/")
+    ? join(runtimeDir, "jailed")
+    : existsSync(SHARED_MEMORY)
+      ? SHARED_MEMORY
+      : tmpdir();
   mkdirSync(base, { recursive: true, mode: 0o700 });
   return mkdtempSync(join(base, "jailed-run-"));
 }
@@ -285,7 +296,7 @@ export async function runLinuxJail(
     const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
     const seccompFd = privateFileFd(
       join(runDir, "seccomp.bpf"),
-      buildSeccompFilter(config.hardening, hostArch()),
+      seccompFilter(config.hardening, hostArch()),
     );
     const bwrap = [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command];
     const [program, ...programArgs] =

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decode, type Instruction, OP } from "../../../src/runtime/linux/seccomp/bpf.js";
 import {
+  ARCHES,
   type Arch,
   AUDIT_ARCH,
   buildSeccompFilter,
@@ -10,8 +11,6 @@ import {
 } from "../../../src/runtime/linux/seccomp/index.js";
 import { type Syscall, syscallNumber } from "../../../src/runtime/linux/seccomp/syscalls.js";
 import { HARDENING_PROFILES, type Hardening } from "../../../src/spec/hardening.js";
-
-const ARCHES: readonly Arch[] = ["x86_64", "aarch64"];
 
 // The contract, written out again rather than read from profile.ts.
 const ALWAYS_EPERM: readonly Syscall[] = [

@@ -5,7 +5,8 @@
  * x86_64 and aarch64.
  */
 
-export type Arch = "x86_64" | "aarch64";
+export const ARCHES = ["x86_64", "aarch64"] as const;
+export type Arch = (typeof ARCHES)[number];
 
 /** `seccomp_data.arch`: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE. */
 export const AUDIT_ARCH = {
@@ -66,3 +67,12 @@ export const SHM_EXEC = 0o100000;
 
 /** BPF_MAXINSNS: the kernel refuses longer filters. */
 export const MAX_INSTRUCTIONS = 4096;
+
+/** The filter for the architecture this process runs on. */
+export function hostArch(nodeArch: string = process.arch): Arch {
+  if (nodeArch === "x64") return "x86_64";
+  if (nodeArch === "arm64") return "aarch64";
+  throw new Error(
+    `seccomp: no filter for CPU architecture "${nodeArch}": the Linux jail supports x64 (x86_64) and arm64 (aarch64)`,
+  );
+}

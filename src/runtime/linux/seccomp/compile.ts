@@ -46,15 +46,6 @@ export function buildSeccompFilter(profile: Hardening, arch: Arch): Buffer {
   return encode(assemble(filterProgram(syscallTreatments(profile), arch)));
 }
 
-/** The filter for the architecture this process runs on. */
-export function hostArch(nodeArch: string = process.arch): Arch {
-  if (nodeArch === "x64") return "x86_64";
-  if (nodeArch === "arm64") return "aarch64";
-  throw new Error(
-    `seccomp: no filter for CPU architecture "${nodeArch}": the Linux jail supports x64 (x86_64) and arm64 (aarch64)`,
-  );
-}
-
 const ALLOW: Label = "allow";
 const KILL: Label = "kill";
 const DENY = { EPERM: "deny-eperm", ENOSYS: "deny-enosys" } as const;
