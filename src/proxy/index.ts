@@ -100,11 +100,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     await audit.close();
     throw error;
   }
-  // Work the first request would otherwise pay for, done now while the jail starts, one step
-  // per turn of the event loop: Node's root store (built on first use: ~35 ms, unless
-  // NODE_EXTRA_CA_CERTS made Node load it at startup), the certificate path's first run (~5 ms),
-  // and the regex node:net compiles for the first host name it connects to (~6 ms).
-  warmUp([
+  // Work the first request would otherwise pay for, done one step per turn of the event loop: Node's
+  // root store (built on first use: ~35 ms, unless NODE_EXTRA_CA_CERTS made Node load it at startup),
+  // the certificate path's first run (~5 ms), and the regex node:net compiles for the first host name
+  // it connects to (~6 ms). It starts WARM_UP_DELAY_MS after the proxy does, once the jail is under way,
+  // and stops when the proxy closes: a run that ends sooner (`--version`, `--help`) never pays for it.
+  const warmUp = scheduleWarmUp([
     upstreamTrust,
     () => authority.contextFor("warm-up.invalid"),
     () => isIP("warm-up.invalid"),
@@ -113,6 +114,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   return {
     caCertPem: authority.certPem,
     async close() {
+      warmUp.cancel();
       await proxy.close();
       await audit.close();
     },
@@ -129,11 +131,22 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-function warmUp(steps: readonly (() => unknown)[]): void {
-  const [step, ...rest] = steps;
-  if (step === undefined) return;
-  setImmediate(() => {
+/** Agents make their first request well after this (Node agents take 300+ ms just to boot). */
+const WARM_UP_DELAY_MS = 50;
+
+function scheduleWarmUp(steps: readonly (() => unknown)[]): { cancel(): void } {
+  let pending = [...steps];
+  const next = (): void => {
+    const step = pending.shift();
+    if (step === undefined) return;
     step();
-    warmUp(rest);
-  }).unref();
+    setImmediate(next).unref();
+  };
+  const timer = setTimeout(next, WARM_UP_DELAY_MS).unref();
+  return {
+    cancel() {
+      clearTimeout(timer);
+      pending = [];
+    },
+  };
 }
