@@ -140,6 +140,11 @@ describe("when staging fails, nothing starts", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const stagingDirs = () => ({
+    staging: mkdtempSync(join(dir, "staging-")),
+    tree: mkdtempSync(join(dir, "tree-")),
+  });
+
   /** Runs argv and collects its output; `answer` is what the stager's go pipe gives (null: it closes). */
   async function run(argv: readonly string[], extraFds: "stager" | "none") {
     const stdio: ("inherit" | "pipe" | "ignore")[] = ["ignore", "pipe", "pipe"];
@@ -165,9 +170,8 @@ describe("when staging fails, nothing starts", () => {
     // Control: the same list with a real path gets as far as running the command it was given.
     const ok = join(dir, "ok");
     writeFileSync(ok, `entry ${closure[0]}\n`);
-    const controlDir = mkdtempSync(join(dir, "staging-"));
     const control = await run(
-      stagerArgv(perl, hostArch(), controlDir, ok, ["/bin/echo", "bwrap ran"]),
+      stagerArgv(perl, hostArch(), stagingDirs(), ok, ["/bin/echo", "bwrap ran"]),
       "none",
     );
     expect(control.stdout).toBe("bwrap ran\n");
@@ -179,9 +183,8 @@ describe("when staging fails, nothing starts", () => {
     ] as const) {
       const list = join(dir, "list");
       writeFileSync(list, `${line}\n`);
-      const staging = mkdtempSync(join(dir, "staging-"));
       const result = await run(
-        stagerArgv(perl, hostArch(), staging, list, ["/bin/echo", "bwrap ran"]),
+        stagerArgv(perl, hostArch(), stagingDirs(), list, ["/bin/echo", "bwrap ran"]),
         "none",
       );
       expect(result.stdout).toBe("");

@@ -146,11 +146,12 @@ function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
 
 /** The stager's list, and the empty directory it mounts its tmpfs on (in its own namespace only). */
 function writeStagerInput(
-  stagingDir: string,
+  dirs: { staging: string; tree: string },
   listFile: string,
   store: Extract<StoreView, { kind: "staged" }>,
 ): string {
-  mkdirSync(stagingDir);
+  mkdirSync(dirs.staging);
+  mkdirSync(dirs.tree);
   writeFileSync(listFile, stagerList(store), { mode: 0o600 });
   return listFile;
 }
@@ -263,11 +264,11 @@ export async function runLinuxJail(
       );
     }
     const store = readStoreView(config, extraStorePaths);
-    const stagingDir = join(runDir, "store");
+    const stagingDirs = { staging: join(runDir, "store"), tree: join(runDir, "store-tree") };
     const argv = bwrapArgs({
       plan,
       store,
-      stagingDir,
+      stagingDir: stagingDirs.staging,
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
       caBundle: network?.caBundle ?? config.tools.caBundle,
@@ -304,8 +305,8 @@ export async function runLinuxJail(
         ? stagerArgv(
             config.tools.perl,
             hostArch(),
-            stagingDir,
-            writeStagerInput(stagingDir, join(runDir, "store-view"), store),
+            stagingDirs,
+            writeStagerInput(stagingDirs, join(runDir, "store-view"), store),
             bwrap,
           )
         : bwrap;

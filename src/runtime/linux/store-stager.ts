@@ -10,22 +10,25 @@ export const GO_FD = 21;
  * compiler). It starts bwrap in a user and mount namespace of its own, where:
  * - /nix/store is bound over itself read-only, nosuid and nodev, so every bind taken from it is too
  *   (the flags a user namespace may not clear, noexec and the atime ones, are kept as they are);
- * - the staging directory is a tmpfs, shared, so that binds made in it later propagate into bwrap's
- *   copy, which is a slave of it; bwrap binds it read-only at the jail's /nix/store;
- * - a forked child makes an empty entry per `bind` path (a symlink for a symlink) while bwrap starts,
- *   waits for the jail's first process to say the jail is set up (READY_FD), binds each path onto its
- *   entry, and answers `ok` (GO_FD). It binds only then so that bubblewrap, which re-parses the mount
- *   table after each of its own binds, never sees thousands of mounts. Store paths hold no mounts of
- *   their own, so a non-recursive bind is the whole path.
+ * - the staging directory is an empty tmpfs, shared, that bwrap binds read-only at the jail's /nix/store
+ *   (a slave of it), with only the `entry` paths' mount points, for bwrap's own binds;
+ * - a forked child, in a mount namespace of its own so that bwrap never sees it, builds the whole store
+ *   on a tmpfs in the tree directory (an entry per path, bound; a symlink for a symlink), read-only,
+ *   while bwrap sets the jail up. When the jail's first process says it is ready (READY_FD), one
+ *   recursive bind puts that tree over the staging directory, and mount propagation carries it over the
+ *   jail's /nix/store; then the child answers `ok` (GO_FD). bubblewrap re-parses the mount table after
+ *   each of its own binds, so it must never hold thousands of them; and one recursive bind copies the
+ *   tree in the kernel, where a bind per path would propagate one by one.
  * Everything here happens in the stager's own namespaces; the host's mount table never changes.
- * Arguments: unshare's and mount's syscall numbers, the staging directory, the list (store-view.ts),
- * then `--` and bwrap's argv.
+ * Arguments: unshare's and mount's syscall numbers, the staging and tree directories, the list
+ * (store-view.ts), then `--` and bwrap's argv.
  */
 const STAGER = String.raw`
-my ($sys_unshare, $sys_mount, $staging, $list, $separator, @bwrap) = @ARGV;
+my ($sys_unshare, $sys_mount, $staging, $tree, $list, $separator, @bwrap) = @ARGV;
 my ($MS_RDONLY, $MS_NOSUID, $MS_NODEV, $MS_NOEXEC, $MS_REMOUNT, $MS_NOATIME, $MS_NODIRATIME, $MS_BIND,
   $MS_REC, $MS_PRIVATE, $MS_SHARED, $MS_RELATIME, $MS_STRICTATIME)
   = (1, 2, 4, 8, 32, 1024, 2048, 4096, 16384, 1 << 18, 1 << 20, 1 << 21, 1 << 24);
+my ($CLONE_NEWNS, $CLONE_NEWUSER) = (0x00020000, 0x10000000);
 
 sub fail { print STDERR "jailed: cannot set up the jail's /nix/store: @_\n"; exit 2 }
 $separator eq '--' && @bwrap or fail('bad arguments');
@@ -61,9 +64,23 @@ sub locked_flags {
     | ($set{noatime} || $set{relatime} ? 0 : $MS_STRICTATIME);
 }
 
+# Makes the mount point for a store path in $dir; returns it, or undef for a symlink, made as one.
+sub make_entry {
+  my ($dir, $path) = @_;
+  my ($name) = $path =~ m{^/nix/store/([^/]+)$};
+  defined $name && $name ne '.' && $name ne '..' or fail("not a store path: $path");
+  my $entry = "$dir/$name";
+  if (-l $path) { symlink(readlink($path), $entry) or fail("$entry: $!"); return undef }
+  if (-d _) { mkdir($entry) or fail("$entry: $!") }
+  # sysopen (O_WRONLY | O_CREAT): open() would add an fstat, an ioctl and an lseek per file.
+  elsif (-e _) { my $file; sysopen($file, $entry, 1 | 64) && close($file) or fail("$entry: $!") }
+  else { fail("$path is missing") }
+  return $entry;
+}
+
 my $uid = $<;
 my ($gid) = split / /, $(;
-syscall($sys_unshare, 0x10000000 | 0x00020000) == 0 or fail("unshare(CLONE_NEWUSER | CLONE_NEWNS): $!");
+syscall($sys_unshare, $CLONE_NEWUSER | $CLONE_NEWNS) == 0 or fail("unshare(CLONE_NEWUSER | CLONE_NEWNS): $!");
 write_file('/proc/self/setgroups', 'deny');
 write_file('/proc/self/uid_map', "$uid $uid 1");
 write_file('/proc/self/gid_map', "$gid $gid 1");
@@ -74,28 +91,17 @@ mount_at(undef, '/nix/store', undef,
 mount_at('tmpfs', $staging, 'tmpfs', $MS_NOSUID | $MS_NODEV);
 mount_at(undef, $staging, undef, $MS_SHARED);
 
-sub make_entry {
-  my ($path) = @_;
-  my ($name) = $path =~ m{^/nix/store/([^/]+)$};
-  defined $name && $name ne '.' && $name ne '..' or fail("not a store path: $path");
-  my $entry = "$staging/$name";
-  if (-l $path) { symlink(readlink($path), $entry) or fail("$entry: $!"); return undef }
-  if (-d _) { mkdir($entry) or fail("$entry: $!") }
-  elsif (-e _) { my $file; open($file, '>', $entry) && close($file) or fail("$entry: $!") }
-  else { fail("$path is missing") }
-  return $entry;
-}
-
-my (@entries, @binds);
+my (@entries, @paths);
 open(my $fh, '<', $list) or fail("$list: $!");
 while (my $line = <$fh>) {
   chomp $line;
   my ($kind, $path) = split / /, $line, 2;
-  push @{ $kind eq 'bind' ? \@binds : \@entries }, $path;
+  push @entries, $path if $kind eq 'entry';
+  push @paths, $path;
 }
 close($fh);
 # bwrap binds these itself, onto a read-only /nix/store where it cannot make their mount points.
-make_entry($_) for @entries;
+make_entry($staging, $_) for @entries;
 
 pipe(my $ready_in, my $ready_out) && pipe(my $go_in, my $go_out) or fail("pipe: $!");
 my $pid = fork();
@@ -103,11 +109,17 @@ defined $pid or fail("fork: $!");
 if ($pid == 0) {
   close($ready_out);
   close($go_in);
-  # The staging tmpfs is the one bwrap binds, so these show up in the jail while bwrap sets it up.
-  my @mounts = grep { defined $_->[1] } map { [$_, make_entry($_)] } @binds;
+  syscall($sys_unshare, $CLONE_NEWNS) == 0 or fail("unshare(CLONE_NEWNS): $!");
+  mount_at('tmpfs', $tree, 'tmpfs', $MS_NOSUID | $MS_NODEV);
+  for my $path (@paths) {
+    my $entry = make_entry($tree, $path);
+    # Store paths hold no mounts of their own: a plain bind is the whole path.
+    mount_at($path, $entry, undef, $MS_BIND) if defined $entry;
+  }
+  mount_at(undef, $tree, undef, $MS_BIND | $MS_REMOUNT | $MS_RDONLY | $MS_NOSUID | $MS_NODEV);
   # End of file: the jail never started, and bwrap has said why.
   sysread($ready_in, my $byte, 1) or exit 0;
-  mount_at($_->[0], $_->[1], undef, $MS_BIND) for @mounts;
+  mount_at($tree, $staging, undef, $MS_BIND | $MS_REC);
   syswrite($go_out, "ok\n") or exit 2;
   exit 0;
 }
@@ -122,7 +134,7 @@ exec { $bwrap[0] } @bwrap or fail("exec $bwrap[0]: $!");
 export function stagerArgv(
   perl: string,
   arch: Arch,
-  stagingDir: string,
+  dirs: { staging: string; tree: string },
   listFile: string,
   bwrapArgv: readonly string[],
 ): string[] {
@@ -131,7 +143,7 @@ export function stagerArgv(
     if (number === null) throw new Error(`no ${name} syscall on ${arch}`);
     return String(number);
   });
-  return [perl, "-e", STAGER, ...numbers, stagingDir, listFile, "--", ...bwrapArgv];
+  return [perl, "-e", STAGER, ...numbers, dirs.staging, dirs.tree, listFile, "--", ...bwrapArgv];
 }
 
 /**

@@ -2,8 +2,8 @@
  * How the jail's /nix/store gets exactly the closure. bwrap binds each path itself while the closure is
  * small. Past STAGE_ABOVE_PATHS that costs O(n²): after every bind bubblewrap ≤ 0.11 re-reads and
  * re-parses the whole mount table (containers/bubblewrap#384), seconds for 2,000 paths. A big closure is
- * staged instead (store-stager.ts): bwrap binds one directory at /nix/store, and the stager binds the
- * paths into it once the jail is set up, where mount propagation carries them into the jail.
+ * staged instead (store-stager.ts): bwrap binds one empty directory at /nix/store, and the stager puts
+ * the whole closure over it once the jail is set up.
  */
 
 /** Measured crossover on bubblewrap 0.8 (bench/RESULTS.md, the closure rows): staging costs ~3 ms more up to here. */
@@ -14,7 +14,7 @@ export type StoreView =
   | { kind: "binds"; paths: readonly string[] }
   /**
    * `direct` (the closure of the jail's first process, the shell that waits for the stager) is bound by
-   * bwrap on top of the staged directory; `staged` is bound by the stager afterwards.
+   * bwrap itself, so that the shell can start; the stager's tree then holds every path.
    */
   | { kind: "staged"; direct: readonly string[]; staged: readonly string[] };
 
@@ -83,7 +83,7 @@ export function planStoreView(
   return { kind: "staged", direct, staged: paths.filter((path) => !directSet.has(path)) };
 }
 
-/** The stager's input: a line per closure path, `bind` for those it binds, `entry` for bwrap's own. */
+/** The stager's input: a line per closure path, `entry` for those bwrap binds too (it needs their mount points). */
 export function stagerList(view: Extract<StoreView, { kind: "staged" }>): string {
   const lines = [
     ...view.direct.map((path) => `entry ${path}`),

@@ -104,7 +104,8 @@ describe("planStoreView", () => {
 
 describe("the stager's argv", () => {
   it("passes the architecture's syscall numbers, then bwrap's argv untouched", () => {
-    const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", "/run/s", "/run/l", [
+    const dirs = { staging: "/run/s", tree: "/run/t" };
+    const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", dirs, "/run/l", [
       "/bwrap",
       "--args",
       "3",
@@ -114,13 +115,14 @@ describe("the stager's argv", () => {
       "272",
       "165",
       "/run/s",
+      "/run/t",
       "/run/l",
       "--",
       "/bwrap",
       "--args",
       "3",
     ]);
-    expect(stagerArgv("/perl", "aarch64", "/s", "/l", ["/b"]).slice(3, 5)).toEqual(["97", "40"]);
+    expect(stagerArgv("/perl", "aarch64", dirs, "/l", ["/b"]).slice(3, 5)).toEqual(["97", "40"]);
   });
 
   it("has the jail's first process signal, wait for ok, and close both pipes before the agent", () => {
