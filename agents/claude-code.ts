@@ -4,10 +4,12 @@ import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
 // Anthropic's list of the hosts Claude Code must reach.
 const NETWORK_DOC = "https://code.claude.com/docs/en/network-config";
 // Where a subscription login keeps its OAuth tokens on Linux
-// (https://code.claude.com/docs/en/authentication), as `claudeAiOauth.{accessToken,refreshToken}`;
-// the access token is refreshed at platform.claude.com/v1/oauth/token
-// (https://github.com/anthropics/claude-code/issues/53063).
+// (https://code.claude.com/docs/en/authentication), as `claudeAiOauth.{accessToken,refreshToken}`
+// with `expiresAt` in milliseconds; the access token is refreshed at
+// platform.claude.com/v1/oauth/token (https://github.com/anthropics/claude-code/issues/53063; the
+// move from console.anthropic.com: https://github.com/NousResearch/hermes-agent/pull/3246).
 const OAUTH_FILE = "~/.claude/.credentials.json";
+const TOKEN_URL = "https://platform.claude.com/v1/oauth/token";
 
 // Left out on purpose: statsig.anthropic.com (telemetry), sentry.io (error reports) and the update
 // and download hosts; `env` turns them off and the proxy denies whatever is still tried.
@@ -43,6 +45,11 @@ export const claudeCode: AgentSpec = {
       format: "Bearer {token}",
       source: { file: OAUTH_FILE, pointer: "/claudeAiOauth/accessToken" },
       sandboxFile: OAUTH_FILE,
+      oauth: {
+        refreshPointer: "/claudeAiOauth/refreshToken",
+        expiresAtPointer: "/claudeAiOauth/expiresAt",
+        tokenUrls: [TOKEN_URL],
+      },
     },
   },
   // A Bun/node program: its JIT needs writable-executable memory.

@@ -5,6 +5,13 @@ import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
 const PROVIDER_SOURCE =
   "https://github.com/openai/codex/blob/main/codex-rs/core/src/model_provider_info.rs";
 
+// A ChatGPT-plan login keeps its tokens in ~/.codex/auth.json as `tokens.{id_token,access_token,
+// refresh_token}` (the first two JWTs whose claims Codex reads):
+// https://github.com/openai/codex/blob/main/codex-rs/login/src/auth/storage.rs
+// They are refreshed with a JSON POST to auth.openai.com/oauth/token (REFRESH_TOKEN_URL):
+// https://github.com/openai/codex/blob/main/codex-rs/login/src/auth/manager.rs
+const AUTH_FILE = "~/.codex/auth.json";
+
 // Left out on purpose: ab.chatgpt.com (OpenTelemetry metrics) and the GitHub release check.
 // Codex has no environment switch for its analytics or update check (both are config.toml
 // settings), so `env` is empty and the proxy denies those hosts. Its analytics events go to
@@ -43,6 +50,18 @@ export const codex: AgentSpec = {
     // interactive UI uses the key or ChatGPT tokens saved by `codex login` in auth.json.
     // https://github.com/openai/codex/blob/main/codex-rs/login/src/auth/manager.rs
     openai: apiKeyCredential("openai", "CODEX_API_KEY"),
+    chatgpt: {
+      hosts: ["chatgpt.com"],
+      header: "authorization",
+      format: "Bearer {token}",
+      source: { file: AUTH_FILE, pointer: "/tokens/access_token" },
+      sandboxFile: AUTH_FILE,
+      // auth.json keeps no expiry; Codex reads the access token's own `exp` claim.
+      oauth: {
+        refreshPointer: "/tokens/refresh_token",
+        tokenUrls: ["https://auth.openai.com/oauth/token"],
+      },
+    },
   },
   // A native Rust binary.
   hardening: "default",

@@ -1,6 +1,15 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
 
+// "Login with Google" keeps its OAuth tokens in ~/.gemini/oauth_creds.json as google-auth-library's
+// credentials (`access_token`, `refresh_token`, `expiry_date` in milliseconds):
+// https://github.com/google-gemini/gemini-cli/blob/main/packages/core/src/code_assist/oauth2.ts
+// The library refreshes them with a form POST to oauth2.googleapis.com/token, and checks the access
+// token at oauth2.googleapis.com/tokeninfo (Bearer) before it uses a cached login:
+// https://github.com/googleapis/google-auth-library-nodejs/blob/main/src/auth/oauth2client.ts
+const OAUTH_FILE = "~/.gemini/oauth_creds.json";
+const TOKEN_HOST = "oauth2.googleapis.com";
+
 // Left out on purpose: play.googleapis.com (Clearcut usage statistics) and the npm registry (update
 // check), both switched off only in settings.json (`privacy.usageStatisticsEnabled`,
 // `general.enableAutoUpdateNotification`), so the proxy denies them; and www.googleapis.com, where
@@ -30,7 +39,7 @@ export const geminiCli: AgentSpec = {
         "https://github.com/google-gemini/gemini-cli/blob/main/packages/core/src/code_assist/server.ts",
     },
     {
-      host: "oauth2.googleapis.com",
+      host: TOKEN_HOST,
       why: "Google OAuth token exchange, refresh and token check of 'Login with Google'",
       source:
         "https://github.com/googleapis/google-auth-library-nodejs/blob/main/src/auth/oauth2client.ts",
@@ -38,6 +47,18 @@ export const geminiCli: AgentSpec = {
   ],
   credentials: {
     gemini: apiKeyCredential("gemini", "GEMINI_API_KEY"),
+    "google-oauth": {
+      hosts: ["cloudcode-pa.googleapis.com", TOKEN_HOST],
+      header: "authorization",
+      format: "Bearer {token}",
+      source: { file: OAUTH_FILE, pointer: "/access_token" },
+      sandboxFile: OAUTH_FILE,
+      oauth: {
+        refreshPointer: "/refresh_token",
+        expiresAtPointer: "/expiry_date",
+        tokenUrls: [`https://${TOKEN_HOST}/token`],
+      },
+    },
   },
   // A node program: its JIT needs writable-executable memory.
   hardening: "jit-runtime",

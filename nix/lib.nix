@@ -117,7 +117,33 @@ let
     "source"
     "sandboxEnv"
     "sandboxFile"
+    "oauth"
   ];
+
+  oauthKeys = [
+    "refreshPointer"
+    "expiresAtPointer"
+    "tokenUrls"
+  ];
+
+  # An OAuth login in the credential's file source: where its refresh token (and expiry) are, and the
+  # token endpoints that refresh it.
+  credentialOAuth =
+    fail: name: oauth:
+    let
+      unknown = builtins.filter (key: !builtins.elem key oauthKeys) (builtins.attrNames oauth);
+    in
+    if unknown != [ ] then
+      fail "credentials.${name}.oauth has unknown field ${builtins.toJSON (builtins.head unknown)}"
+    else if !(oauth ? refreshPointer) then
+      fail "credentials.${name}.oauth.refreshPointer is required"
+    else if !(oauth ? tokenUrls) || oauth.tokenUrls == [ ] then
+      fail "credentials.${name}.oauth.tokenUrls must name at least one token endpoint"
+    else
+      {
+        inherit (oauth) refreshPointer tokenUrls;
+        expiresAtPointer = oauth.expiresAtPointer or null;
+      };
 
   credential =
     fail: name: spec:
@@ -139,7 +165,8 @@ let
         source = credentialSource fail name spec.source;
         sandboxEnv = spec.sandboxEnv or null;
         sandboxFile = spec.sandboxFile or null;
-      };
+      }
+      // (if spec ? oauth then { oauth = credentialOAuth fail name spec.oauth; } else { });
 
   allowRule =
     entry:

@@ -41,6 +41,11 @@
         pointer = "/claudeAiOauth/accessToken";
       };
       sandboxFile = "~/.claude/.credentials.json";
+      oauth = {
+        refreshPointer = "/claudeAiOauth/refreshToken";
+        expiresAtPointer = "/claudeAiOauth/expiresAt";
+        tokenUrls = [ "https://platform.claude.com/v1/oauth/token" ];
+      };
     };
   };
   hardening = "jit-runtime";

@@ -29,6 +29,20 @@
       };
       sandboxEnv = "CODEX_API_KEY";
     };
+    chatgpt = {
+      hosts = [ "chatgpt.com" ];
+      header = "authorization";
+      format = "Bearer {token}";
+      source = {
+        file = "~/.codex/auth.json";
+        pointer = "/tokens/access_token";
+      };
+      sandboxFile = "~/.codex/auth.json";
+      oauth = {
+        refreshPointer = "/tokens/refresh_token";
+        tokenUrls = [ "https://auth.openai.com/oauth/token" ];
+      };
+    };
   };
   hardening = "default";
   env = { };

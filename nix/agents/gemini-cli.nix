@@ -29,6 +29,24 @@
       };
       sandboxEnv = "GEMINI_API_KEY";
     };
+    google-oauth = {
+      hosts = [
+        "cloudcode-pa.googleapis.com"
+        "oauth2.googleapis.com"
+      ];
+      header = "authorization";
+      format = "Bearer {token}";
+      source = {
+        file = "~/.gemini/oauth_creds.json";
+        pointer = "/access_token";
+      };
+      sandboxFile = "~/.gemini/oauth_creds.json";
+      oauth = {
+        refreshPointer = "/refresh_token";
+        expiresAtPointer = "/expiry_date";
+        tokenUrls = [ "https://oauth2.googleapis.com/token" ];
+      };
+    };
   };
   hardening = "jit-runtime";
   env = {

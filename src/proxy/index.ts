@@ -18,7 +18,9 @@ export {
   CredentialError,
   makeDummy,
   type ResolvedCredential,
+  type ResolvedOAuth,
   readCredentialSource,
+  valueInFile,
 } from "./credentials/index.js";
 export type { Resolve, ResolvedAddress, UpstreamMap } from "./dial.js";
 export { PolicyError } from "./policy/index.js";

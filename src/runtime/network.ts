@@ -16,7 +16,12 @@ import type { Rule } from "../spec/policy.js";
 import type { RunCredentials } from "./credentials.js";
 import { JailSetupError } from "./errors.js";
 
-export { resolveRunCredentials, withDummies, writeDummyFiles } from "./credentials.js";
+export {
+  resolveRunCredentials,
+  watchCredentialFiles,
+  withDummies,
+  writeDummyFiles,
+} from "./credentials.js";
 
 /** What the jail needs from a started proxy. */
 export interface RunNetwork {

@@ -17,6 +17,8 @@ export interface AgentCredential {
   source: { env: string } | { file: string; pointer?: string } | { command: string[] };
   sandboxEnv?: string;
   sandboxFile?: string;
+  /** An OAuth login in the `file` source: see OAuthSchema. */
+  oauth?: { refreshPointer: string; expiresAtPointer?: string; tokenUrls: string[] };
 }
 
 /** Everything jailed knows about one agent; `src/generator` turns it into `nix/agents/<id>.nix`. */

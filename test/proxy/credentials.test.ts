@@ -1,8 +1,11 @@
 // The credential swap through the real proxy: an echo server that reflects what it received
 // stands in for a credential host (it gets the real value) and for any other host (it gets the
 // dummy); the client, playing the jail, must only ever see the dummy.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type http from "node:http";
 import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { makeDummy } from "../../src/proxy/index.js";
@@ -147,5 +150,147 @@ describe("credentials through the proxy", () => {
       ]),
     );
     expect(JSON.stringify(entries)).not.toContain(REAL);
+  });
+});
+
+describe("an OAuth refresh through the proxy", () => {
+  const ACCESS = `sk-ant-oat01-${"R3alAccess_x".repeat(6)}AA`;
+  const REFRESH = `sk-ant-ort01-${"R3alRefresh_".repeat(6)}AA`;
+  const NEW_ACCESS = `sk-ant-oat01-${"N3wAccess_xx".repeat(6)}AA`;
+  const NEW_REFRESH = `sk-ant-ort01-${"N3wRefresh_x".repeat(6)}AA`;
+  let dir: string;
+  let login: string;
+  let server: Upstream;
+  let oauthProxy: TestProxy;
+  const accessDummy = makeDummy(ACCESS);
+  const refreshDummy = makeDummy(REFRESH);
+  /** What the fake token endpoint and API received. */
+  const seen: { url: string; authorization: string; body: string }[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "jailed-oauth-"));
+    login = join(dir, ".credentials.json");
+    await writeFile(
+      login,
+      JSON.stringify({
+        claudeAiOauth: { accessToken: ACCESS, refreshToken: REFRESH, expiresAt: 1 },
+      }),
+      { mode: 0o600 },
+    );
+    server = await startHttpsUpstream((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => {
+        body += chunk;
+      });
+      req.on("end", () => {
+        seen.push({ url: req.url ?? "", authorization: req.headers.authorization ?? "", body });
+        if (req.url === "/v1/oauth/token") {
+          // Compressed although identity was asked for: the proxy must decode it to rewrite it.
+          res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+          res.end(
+            gzipSync(
+              JSON.stringify({
+                access_token: NEW_ACCESS,
+                refresh_token: NEW_REFRESH,
+                expires_in: 28800,
+              }),
+            ),
+          );
+        } else {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ echo: req.headers.authorization }));
+        }
+      });
+    });
+    const map = { address: "127.0.0.1", port: server.port };
+    oauthProxy = await startTestProxy(
+      [
+        { action: "allow", host: "api.anthropic.com" },
+        { action: "allow", host: "platform.claude.com" },
+      ],
+      {
+        upstreams: { "api.anthropic.com": map, "platform.claude.com": map },
+        extraUpstreamCaPems: [server.caPem],
+        credentials: [
+          {
+            name: "claude-oauth",
+            hosts: ["api.anthropic.com"],
+            real: ACCESS,
+            dummy: accessDummy,
+            oauth: {
+              file: login,
+              accessPointer: "/claudeAiOauth/accessToken",
+              refreshPointer: "/claudeAiOauth/refreshToken",
+              expiresAtPointer: "/claudeAiOauth/expiresAt",
+              tokenUrls: ["https://platform.claude.com/v1/oauth/token"],
+              refresh: { real: REFRESH, dummy: refreshDummy },
+            },
+          },
+        ],
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await oauthProxy.finish();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const call = (host: string, path: string, headers: Record<string, string>, body: string) =>
+    reply(
+      https.request({
+        host,
+        port: 443,
+        method: "POST",
+        path,
+        agent: tunnelAgent(oauthProxy.socketPath, { ca: oauthProxy.proxy.caCertPem }),
+        headers,
+      }),
+      body,
+    );
+
+  test("the endpoint gets the real refresh token, the jail dummies, the API the new real token, the host file the new tokens", async () => {
+    const refreshed = await call(
+      "platform.claude.com",
+      "/v1/oauth/token",
+      { "content-type": "application/json" },
+      JSON.stringify({ grant_type: "refresh_token", refresh_token: refreshDummy }),
+    );
+    expect(seen.at(-1)?.body).toBe(
+      JSON.stringify({ grant_type: "refresh_token", refresh_token: REFRESH }),
+    );
+    expect(refreshed.status).toBe(200);
+    const tokens = JSON.parse(refreshed.body) as { access_token: string; refresh_token: string };
+    expect(refreshed.body).not.toContain(NEW_ACCESS);
+    expect(refreshed.body).not.toContain(NEW_REFRESH);
+    expect(tokens.access_token).toMatch(/^sk-ant-oat01-/);
+    expect(tokens.access_token).toHaveLength(NEW_ACCESS.length);
+
+    const answer = await call(
+      "api.anthropic.com",
+      "/v1/messages",
+      { authorization: `Bearer ${tokens.access_token}` },
+      "{}",
+    );
+    expect(seen.at(-1)?.authorization).toBe(`Bearer ${NEW_ACCESS}`);
+    // Echoed back, the new real token reaches the jail as its dummy.
+    expect(JSON.parse(answer.body)).toEqual({ echo: `Bearer ${tokens.access_token}` });
+
+    const saved = JSON.parse(await readFile(login, "utf8")).claudeAiOauth;
+    expect(saved).toMatchObject({ accessToken: NEW_ACCESS, refreshToken: NEW_REFRESH });
+    expect(saved.expiresAt).toBeGreaterThan(Date.now() + 28_000_000);
+
+    const entries = await oauthProxy.finish();
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          url: "https://platform.claude.com/v1/oauth/token",
+          credentials: ["claude-oauth"],
+        }),
+      ]),
+    );
+    for (const secret of [ACCESS, REFRESH, NEW_ACCESS, NEW_REFRESH])
+      expect(JSON.stringify(entries)).not.toContain(secret);
   });
 });

@@ -45,13 +45,32 @@ function alphabetOf(body: string): string {
 }
 
 /**
+ * The header and payload of a signed JWT (RFC 7519: three base64url parts, the first a JSON
+ * object naming its `alg`), with their dot; "" for anything else. They are only base64: the
+ * signature is what makes the token worth anything.
+ */
+export function jwtClaimsPart(token: string): string {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((part) => /^[A-Za-z0-9_-]+$/.test(part))) return "";
+  try {
+    const header = JSON.parse(Buffer.from(parts[0] as string, "base64url").toString("utf8"));
+    if (typeof header?.alg !== "string") return "";
+  } catch {
+    return "";
+  }
+  return `${parts[0]}.${parts[1]}.`;
+}
+
+/**
  * A fresh dummy with `token`'s shape: its known prefix, its length, punctuation where it has
- * punctuation (JWT dots, hyphen groups), and every letter or digit drawn at random from the
- * classes the token uses. Only the punctuation's positions say anything about the real token.
+ * punctuation (hyphen groups), and every letter or digit drawn at random from the classes the
+ * token uses. Only the punctuation's positions say anything about the real token. A JWT keeps its
+ * header and claims, and gets a random signature: agents read the claims (expiry, account, plan)
+ * of the tokens they hold, and no server takes a token whose signature does not verify.
  * `pick(n)` draws an integer in [0, n); tests pass a seeded one.
  */
 export function makeDummy(token: string, pick: (n: number) => number = randomInt): string {
-  const prefix = knownPrefix(token);
+  const prefix = jwtClaimsPart(token) || knownPrefix(token);
   const body = token.slice(prefix.length);
   const alphabet = alphabetOf(body);
   for (;;) {

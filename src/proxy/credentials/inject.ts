@@ -1,3 +1,5 @@
+import type { LoginPointers } from "./oauth.js";
+
 /** A credential the proxy holds for one run: its real value and the dummy the jail has instead. */
 export interface ResolvedCredential {
   name: string;
@@ -5,6 +7,16 @@ export interface ResolvedCredential {
   hosts: readonly string[];
   real: string;
   dummy: string;
+  /** An OAuth login: the proxy refreshes it for the jail (see OAuthSchema). */
+  oauth?: ResolvedOAuth;
+}
+
+export interface ResolvedOAuth extends LoginPointers {
+  /** The host's credentials file, absolute: the current refresh token is read from it, new tokens saved to it. */
+  file: string;
+  tokenUrls: readonly string[];
+  /** The refresh token as the run found it, and its dummy in the jail's copy of the file. */
+  refresh: { real: string; dummy: string };
 }
 
 export function isCredentialHost(credential: ResolvedCredential, host: string): boolean {
@@ -46,10 +58,10 @@ export function injectCredentials(
     const inQuery = queryAt !== -1 && result.path.slice(queryAt).includes(credential.dummy);
     if (!inHeaders && !inQuery) continue;
     if (!isCredentialHost(credential, host)) {
-      result.dummySentTo.push(credential.name);
+      addOnce(result.dummySentTo, credential.name);
       continue;
     }
-    result.injected.push(credential.name);
+    addOnce(result.injected, credential.name);
     for (let i = 1; i < result.headers.length; i += 2) {
       result.headers[i] = (result.headers[i] as string).replaceAll(
         credential.dummy,
@@ -63,4 +75,9 @@ export function injectCredentials(
     }
   }
   return result;
+}
+
+/** A refreshed login has several dummies under one name: the audit log names it once. */
+function addOnce(names: string[], name: string): void {
+  if (!names.includes(name)) names.push(name);
 }

@@ -249,6 +249,11 @@ export async function runLinuxJail(
   };
   process.once("exit", cleanup);
   let network: RunNetwork | null = null;
+  let networkClosed: Promise<void> | null = null;
+  const closeNetwork = (): Promise<void> => {
+    networkClosed ??= network?.proxy.close() ?? Promise.resolve();
+    return networkClosed;
+  };
   try {
     createMissing(plan.mounts);
     const protection = protectPaths(plan, runDir);
@@ -310,12 +315,24 @@ export async function runLinuxJail(
             bwrap,
           )
         : bwrap;
+    // A replaced credential file is no longer covered in the jail: stop everything at once.
+    let replaced: string | null = null;
+    let jail: ChildProcess | null = null;
+    const stopWatching =
+      credentials === null || networkModule === null
+        ? () => {}
+        : networkModule.watchCredentialFiles(credentials, (path) => {
+            replaced ??= path;
+            jail?.kill("SIGKILL");
+            void closeNetwork();
+          });
     const child = spawn(program as string, programArgs, {
       stdio: ["inherit", "inherit", "inherit", argsFd, "pipe", seccompFd, pidMaxFd ?? "ignore"],
       // bwrap stays in the jail as its pid 1, so its environment is readable there as
       // /proc/1/environ: it gets none (the jail's own comes through --setenv).
       env: {},
     });
+    jail = child;
     closeSync(argsFd);
     closeSync(seccompFd);
     if (pidMaxFd !== null) closeSync(pidMaxFd);
@@ -329,6 +346,12 @@ export async function runLinuxJail(
       },
     );
     stopForwarding();
+    stopWatching();
+    if (replaced !== null) {
+      throw new JailSetupError(
+        `${replaced} was replaced on the host during the run, which uncovers the real file in the jail; the jail was stopped`,
+      );
+    }
     if (status.childPid === null) {
       throw new JailSetupError(
         "bubblewrap could not set up the jail (its own message is above); check that user namespaces are allowed for this user",
@@ -336,7 +359,7 @@ export async function runLinuxJail(
     }
     return signal === null ? (code ?? 1) : 128 + (SIGNAL_NUMBERS[signal] ?? 0);
   } finally {
-    await network?.proxy.close();
+    await closeNetwork();
     cleanup();
     process.off("exit", cleanup);
   }

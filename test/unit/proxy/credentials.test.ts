@@ -1,13 +1,24 @@
-import { Readable } from "node:stream";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline, Readable, type Transform } from "node:stream";
 import { text } from "node:stream/consumers";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
-import { knownPrefix, makeDummy } from "../../../src/proxy/credentials/dummy.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { jwtClaimsPart, knownPrefix, makeDummy } from "../../../src/proxy/credentials/dummy.js";
 import { createCredentialSwap } from "../../../src/proxy/credentials/index.js";
 import {
   injectCredentials,
   type ResolvedCredential,
 } from "../../../src/proxy/credentials/inject.js";
+import {
+  isTokenEndpoint,
+  loginTokensOf,
+  refreshDummyIn,
+  refreshedLoginFile,
+  swapRefreshToken,
+  tokenResponseOf,
+} from "../../../src/proxy/credentials/oauth.js";
 import {
   createScrubber,
   pendingTail,
@@ -48,6 +59,20 @@ describe("makeDummy", () => {
     expect(dummy.replace(/[A-Za-z0-9]/g, "x")).toBe(token.replace(/[A-Za-z0-9]/g, "x"));
     const used = new Set(classes(token.slice(prefix.length)));
     for (const c of classes(dummy.slice(prefix.length))) expect(used.has(c)).toBe(true);
+  });
+
+  it("keeps a JWT's header and claims, for the agent to read, and draws a new signature", () => {
+    const part = (json: object) => Buffer.from(JSON.stringify(json)).toString("base64url");
+    const head = `${part({ alg: "RS256", typ: "JWT" })}.${part({ exp: 1, email: "me@x" })}.`;
+    const jwt = `${head}${"Sig-nature_0123456789abcdefABCDEF".repeat(3)}`;
+    expect(jwtClaimsPart(jwt)).toBe(head);
+    const dummy = makeDummy(jwt);
+    expect(dummy.startsWith(head)).toBe(true);
+    expect(dummy).toHaveLength(jwt.length);
+    expect(dummy.slice(head.length)).not.toBe(jwt.slice(head.length));
+    // Three dotted parts whose first is no JWT header are just a token.
+    expect(jwtClaimsPart("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")).toBe("");
+    expect(jwtClaimsPart(`${head}a.b`)).toBe("");
   });
 
   it("is fresh each time", () => {
@@ -235,5 +260,323 @@ describe("response scrubbing", () => {
     const other = swap.request("example.com", ["Accept-Encoding", "gzip"], "/");
     expect(other.headers).toEqual(["Accept-Encoding", "gzip"]);
     expect(other.scrub(["Content-Encoding", "gzip"]).body).toHaveLength(1);
+  });
+});
+
+describe("real values on their way out", () => {
+  it("leave for a host they do not belong to as their dummies, in headers, path and body", async () => {
+    const swap = createCredentialSwap([anthropic]);
+    const request = swap.request("paste.example.com", ["X-Note", `k=${REAL}`], `/p?q=${REAL}`);
+    expect(request.headers).toEqual(["X-Note", `k=${anthropic.dummy}`]);
+    expect(request.path).toBe(`/p?q=${anthropic.dummy}`);
+    const body = request.requestBody;
+    expect(body).not.toBeNull();
+    const halves = [Buffer.from(`a${REAL}`.slice(0, 12)), Buffer.from(`a${REAL}b`.slice(12))];
+    expect(await text(Readable.from(halves).pipe((body as () => Transform)()))).toBe(
+      `a${anthropic.dummy}b`,
+    );
+  });
+
+  it("stay as they are where they belong", () => {
+    const swap = createCredentialSwap([anthropic]);
+    const request = swap.request("api.anthropic.com", ["X-Note", REAL], `/p?q=${REAL}`);
+    expect(request.headers).toContain(REAL);
+    expect(request.path).toBe(`/p?q=${REAL}`);
+    expect(request.requestBody).toBeNull();
+  });
+});
+
+const ACCESS = "sk-ant-oat01-accessACCESSaccess0123456789";
+const REFRESH = "sk-ant-ort01-refreshREFRESHrefresh0123456";
+const pointers = {
+  accessPointer: "/claudeAiOauth/accessToken",
+  refreshPointer: "/claudeAiOauth/refreshToken",
+  expiresAtPointer: "/claudeAiOauth/expiresAt",
+};
+const TOKEN_URL = "https://platform.claude.com/v1/oauth/token";
+
+describe("OAuth token requests", () => {
+  it("knows a token endpoint by host and path, whatever the query and case", () => {
+    expect(isTokenEndpoint([TOKEN_URL], "Platform.Claude.com.", "/v1/oauth/token?x=1")).toBe(true);
+    expect(isTokenEndpoint([TOKEN_URL], "platform.claude.com", "/v1/oauth/token/")).toBe(false);
+    expect(isTokenEndpoint([TOKEN_URL], "claude.ai", "/v1/oauth/token")).toBe(false);
+  });
+
+  it("finds and swaps the refresh dummy in a JSON body, as a whole string only", () => {
+    const body = JSON.stringify({ grant_type: "refresh_token", refresh_token: "D1", note: "xD1x" });
+    expect(refreshDummyIn(body, "application/json", ["D0", "D1"])).toBe("D1");
+    expect(refreshDummyIn('{"note":"xD1x"}', "application/json", ["D1"])).toBeNull();
+    expect(JSON.parse(swapRefreshToken(body, "application/json", "D1", "real-1/2"))).toEqual({
+      grant_type: "refresh_token",
+      refresh_token: "real-1/2",
+      note: "xD1x",
+    });
+  });
+
+  it("finds and swaps the refresh dummy in a form body, percent-encoded as the form needs", () => {
+    const dummy = "1//0dummyDUMMY-_~";
+    const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: dummy });
+    const type = "application/x-www-form-urlencoded; charset=utf-8";
+    expect(refreshDummyIn(body.toString(), type, [dummy])).toBe(dummy);
+    const swapped = swapRefreshToken(body.toString(), type, dummy, "1//0real+REAL=");
+    expect(swapped).toBe("grant_type=refresh_token&refresh_token=1%2F%2F0real%2BREAL%3D");
+    // A body that is neither is never touched.
+    expect(refreshDummyIn(`refresh_token=${dummy}`, "text/plain", [dummy])).toBeNull();
+  });
+
+  it("reads the tokens of a token endpoint's answer (RFC 6749 §5.1)", () => {
+    expect(
+      tokenResponseOf('{"access_token":"a","refresh_token":"r","expires_in":3600,"x":1}'),
+    ).toEqual({ accessToken: "a", refreshToken: "r", otherTokens: [], expiresIn: 3600 });
+    expect(tokenResponseOf('{"access_token":"a","id_token":"i","token_type":"Bearer"}')).toEqual({
+      accessToken: "a",
+      refreshToken: null,
+      otherTokens: ["i"],
+      expiresIn: null,
+    });
+    expect(tokenResponseOf('{"error":"invalid_grant"}')).toBeNull();
+    expect(tokenResponseOf("access_token=a&refresh_token=r")).toBeNull();
+  });
+
+  it("saves a refresh in the login file, keeping the rest and its layout", () => {
+    const login = {
+      claudeAiOauth: { accessToken: "A0", refreshToken: "R0", expiresAt: 1, scopes: ["s"] },
+      other: true,
+    };
+    const tokens = { accessToken: "A1", refreshToken: "R1", otherTokens: [], expiresIn: 60 };
+    const pretty = refreshedLoginFile(`${JSON.stringify(login, null, 2)}\n`, pointers, tokens, 5);
+    expect(pretty).toBe(
+      `${JSON.stringify(
+        {
+          claudeAiOauth: {
+            accessToken: "A1",
+            refreshToken: "R1",
+            expiresAt: 60_005,
+            scopes: ["s"],
+          },
+          other: true,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    // A server that keeps the refresh token says nothing of it; a file without expiry gets none.
+    const kept = refreshedLoginFile(
+      JSON.stringify(login),
+      { ...pointers, expiresAtPointer: null },
+      { ...tokens, refreshToken: null },
+      5,
+    );
+    expect(JSON.parse(kept).claudeAiOauth).toEqual({ ...login.claudeAiOauth, accessToken: "A1" });
+    expect(kept).not.toContain("\n");
+    expect(loginTokensOf(kept, pointers)).toEqual({ access: "A1", refresh: "R0" });
+  });
+});
+
+describe("token refresh through the swap", () => {
+  const dir = mkdtempSync(join(tmpdir(), "jailed-login-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function loginCredential(file: string): ResolvedCredential {
+    writeFileSync(
+      file,
+      JSON.stringify({
+        claudeAiOauth: { accessToken: ACCESS, refreshToken: REFRESH, expiresAt: 1 },
+      }),
+      { mode: 0o600 },
+    );
+    return {
+      name: "claude-oauth",
+      hosts: ["api.anthropic.com"],
+      real: ACCESS,
+      dummy: makeDummy(ACCESS),
+      oauth: {
+        ...pointers,
+        file,
+        tokenUrls: [TOKEN_URL],
+        refresh: { real: REFRESH, dummy: makeDummy(REFRESH) },
+      },
+    };
+  }
+
+  /** The body through the stages, as the proxy pipes it; a stage's error rejects. */
+  function through(stages: readonly Transform[], body: string): Promise<string> {
+    const streams = [Readable.from([Buffer.from(body)]), ...stages];
+    return text(pipeline(streams, () => {}) as unknown as Readable);
+  }
+
+  /** One refresh as the proxy runs it: the request's body in, the endpoint's answer out. */
+  async function refresh(
+    swap: ReturnType<typeof createCredentialSwap>,
+    refreshDummy: string,
+    answer: (sent: string) => object,
+  ) {
+    const request = swap.request(
+      "platform.claude.com",
+      ["Content-Type", "application/json"],
+      "/v1/oauth/token",
+    );
+    const body = JSON.stringify({ grant_type: "refresh_token", refresh_token: refreshDummy });
+    const prepared = await request.refresh?.prepare(
+      request.headers,
+      Readable.from([Buffer.from(body)]),
+    );
+    const sent = JSON.parse(prepared?.body.toString() ?? "").refresh_token as string;
+    const jail = JSON.parse(
+      await through(
+        request.scrub(["Content-Type", "application/json"]).body,
+        JSON.stringify(answer(sent)),
+      ),
+    ) as Record<string, string>;
+    request.refresh?.close();
+    return { request, prepared, sent, jail };
+  }
+
+  it("sends the real refresh token, hands the jail dummies, injects the new access token, saves the login", async () => {
+    const file = join(dir, "login.json");
+    const credential = loginCredential(file);
+    const swap = createCredentialSwap([credential]);
+    const { request, prepared, sent, jail } = await refresh(
+      swap,
+      credential.oauth?.refresh.dummy ?? "",
+      () => ({ access_token: `${ACCESS}NEW`, refresh_token: `${REFRESH}NEW`, expires_in: 3600 }),
+    );
+    expect(sent).toBe(REFRESH);
+    expect(request.headers).toContain("identity");
+    expect(prepared?.headers).toEqual(
+      expect.arrayContaining(["Content-Length", String(prepared?.body.length)]),
+    );
+    expect(request.injected).toEqual(["claude-oauth"]);
+    // The jail gets fresh dummies of the new tokens' shape.
+    expect(jail.access_token).toMatch(/^sk-ant-oat01-/);
+    expect(jail.access_token).toHaveLength(ACCESS.length + 3);
+    expect(jail.access_token).not.toBe(`${ACCESS}NEW`);
+    expect(jail.refresh_token).toMatch(/^sk-ant-ort01-/);
+    expect(JSON.stringify(jail)).not.toContain("NEW");
+    // The new access dummy now brings the new real token to the API host; the old one still its own.
+    const api = swap.request(
+      "api.anthropic.com",
+      ["authorization", `Bearer ${jail.access_token}`],
+      "/",
+    );
+    expect(api.headers).toContain(`Bearer ${ACCESS}NEW`);
+    // The host's file holds the new real tokens and their expiry.
+    const saved = JSON.parse(readFileSync(file, "utf8")).claudeAiOauth;
+    expect(saved.accessToken).toBe(`${ACCESS}NEW`);
+    expect(saved.refreshToken).toBe(`${REFRESH}NEW`);
+    expect(saved.expiresAt).toBeGreaterThan(Date.now());
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // The next refresh, with the new dummy, sends the new real refresh token.
+    const next = await refresh(swap, jail.refresh_token ?? "", () => ({ access_token: "x" }));
+    expect(next.sent).toBe(`${REFRESH}NEW`);
+  });
+
+  it("two runs sharing one login: each sends the refresh token the host's file holds now", async () => {
+    const file = join(dir, "shared.json");
+    const first = loginCredential(file);
+    const second = {
+      ...first,
+      dummy: makeDummy(ACCESS),
+      oauth: {
+        ...(first.oauth as NonNullable<ResolvedCredential["oauth"]>),
+        refresh: { real: REFRESH, dummy: makeDummy(REFRESH) },
+      },
+    };
+    const runA = createCredentialSwap([first]);
+    const runB = createCredentialSwap([second]);
+    const rotate = (sent: string) => ({ access_token: `${sent}-A`, refresh_token: `${sent}-R` });
+    const a = await refresh(runA, first.oauth?.refresh.dummy ?? "", rotate);
+    expect(a.sent).toBe(REFRESH);
+    // B started with the same login; A's refresh rotated its refresh token since.
+    const b = await refresh(runB, second.oauth.refresh.dummy, rotate);
+    expect(b.sent).toBe(`${REFRESH}-R`);
+    const again = await refresh(runA, a.jail.refresh_token ?? "", rotate);
+    expect(again.sent).toBe(`${REFRESH}-R-R`);
+    expect(loginTokensOf(readFileSync(file, "utf8"), pointers).refresh).toBe(`${REFRESH}-R-R-R`);
+  });
+
+  it("a refresh of the same login at the same time waits for the first to save, then sends its token", async () => {
+    const file = join(dir, "concurrent.json");
+    const first = loginCredential(file);
+    const runA = createCredentialSwap([first]);
+    const runB = createCredentialSwap([first]);
+    const body = Buffer.from(JSON.stringify({ refresh_token: first.oauth?.refresh.dummy }));
+    const start = (swap: ReturnType<typeof createCredentialSwap>) => {
+      const request = swap.request(
+        "platform.claude.com",
+        ["Content-Type", "application/json"],
+        "/v1/oauth/token",
+      );
+      return {
+        request,
+        prepared: request.refresh?.prepare(request.headers, Readable.from([body])),
+      };
+    };
+    const a = start(runA);
+    const sentA = JSON.parse((await a.prepared)?.body.toString() ?? "").refresh_token;
+    // A holds the login's lock until its exchange is over; B, started now, has to wait for it.
+    expect(statSync(`${file}.jailed-lock`).isDirectory()).toBe(true);
+    const b = start(runB);
+    await through(
+      a.request.scrub(["Content-Type", "application/json"]).body,
+      JSON.stringify({ access_token: `${ACCESS}A`, refresh_token: `${REFRESH}A` }),
+    );
+    a.request.refresh?.close();
+    const sentB = JSON.parse((await b.prepared)?.body.toString() ?? "").refresh_token;
+    b.request.refresh?.close();
+    expect(sentA).toBe(REFRESH);
+    expect(sentB).toBe(`${REFRESH}A`);
+  });
+
+  it("turns an ID token beside the new tokens into a dummy too", async () => {
+    const swap = createCredentialSwap([loginCredential(join(dir, "oidc.json"))]);
+    const { jail } = await refresh(swap, "not-ours", () => ({
+      access_token: "ya29.access0123456789",
+      id_token: "idTOKENid0123456789",
+      token_type: "Bearer",
+    }));
+    expect(jail.id_token).toHaveLength("idTOKENid0123456789".length);
+    expect(jail.id_token).not.toBe("idTOKENid0123456789");
+    expect(jail.token_type).toBe("Bearer");
+  });
+
+  it("passes a request without the run's dummy as it is; an answer to it still reaches the jail as dummies", async () => {
+    const file = join(dir, "other.json");
+    const swap = createCredentialSwap([loginCredential(file)]);
+    const { sent, jail } = await refresh(swap, "somebody-elses-token", () => ({
+      access_token: "sk-ant-oat01-madeInTheJail0123",
+    }));
+    expect(sent).toBe("somebody-elses-token");
+    expect(jail.access_token).not.toBe("sk-ant-oat01-madeInTheJail0123");
+    // Not the host's login: its file is left alone.
+    expect(loginTokensOf(readFileSync(file, "utf8"), pointers).access).toBe(ACCESS);
+  });
+
+  it("fails closed: a login file without a refresh token stops the request, naming no value", async () => {
+    const file = join(dir, "gone.json");
+    const credential = loginCredential(file);
+    writeFileSync(file, JSON.stringify({ claudeAiOauth: { accessToken: ACCESS } }));
+    const swap = createCredentialSwap([credential]);
+    const request = swap.request(
+      "platform.claude.com",
+      ["Content-Type", "application/json"],
+      "/v1/oauth/token",
+    );
+    const body = JSON.stringify({ refresh_token: credential.oauth?.refresh.dummy });
+    const prepared = request.refresh?.prepare(request.headers, Readable.from([Buffer.from(body)]));
+    await expect(prepared).rejects.toThrow(
+      `credential claude-oauth: ${file} holds no refresh token any more`,
+    );
+    request.refresh?.close();
+  });
+
+  it("fails closed: an answer whose tokens cannot be rewritten is cut, not forwarded", async () => {
+    const swap = createCredentialSwap([loginCredential(join(dir, "escaped.json"))]);
+    const request = swap.request("platform.claude.com", [], "/v1/oauth/token");
+    // JSON may escape "/" as "\/": the raw value is not in the text, so it cannot be replaced.
+    const answer = '{"access_token":"ya29.a\\/b0123456789"}';
+    await expect(through(request.scrub([]).body, answer)).rejects.toThrow(
+      "credential claude-oauth: the token endpoint's answer could not be rewritten",
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as v from "valibot";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   dummyFileContents,
@@ -9,7 +10,7 @@ import {
 } from "../../../src/runtime/credentials.js";
 import { JailSetupError } from "../../../src/runtime/errors.js";
 import type { JailPlan } from "../../../src/runtime/plan.js";
-import type { Credential } from "../../../src/spec/credential.js";
+import { type Credential, CredentialSchema } from "../../../src/spec/credential.js";
 import type { JailConfig } from "../../../src/spec/jail-config.js";
 
 const ACCESS = "sk-ant-oat01-accessACCESSaccess0123456789";
@@ -39,7 +40,7 @@ const configWith = (credentials: Record<string, Credential>) =>
 
 describe("dummyFileContents", () => {
   it("puts the dummy in place of the real token and a dummy in place of every other secret", () => {
-    const contents = dummyFileContents(oauthFile, ACCESS, "sk-ant-oat01-DUMMY");
+    const contents = dummyFileContents(oauthFile, [{ real: ACCESS, dummy: "sk-ant-oat01-DUMMY" }]);
     const parsed = JSON.parse(contents);
     expect(parsed.claudeAiOauth.accessToken).toBe("sk-ant-oat01-DUMMY");
     expect(parsed.claudeAiOauth.refreshToken).toMatch(/^sk-ant-ort01-/);
@@ -49,8 +50,34 @@ describe("dummyFileContents", () => {
     expect(parsed.other).toEqual({ plain: "kept" });
   });
 
+  it("keeps token_type, which clients send as is, and dummies an ID token", () => {
+    const google = JSON.stringify({
+      access_token: "ya29.access0123",
+      id_token: "idtoken0123",
+      token_type: "Bearer",
+      expiry_date: 1,
+    });
+    const copy = JSON.parse(dummyFileContents(google, [{ real: "ya29.access0123", dummy: "D" }]));
+    expect(copy.token_type).toBe("Bearer");
+    expect(copy.access_token).toBe("D");
+    expect(copy.id_token).not.toBe("idtoken0123");
+  });
+
   it("replaces the token in a file that is not JSON", () => {
-    expect(dummyFileContents(`token=${ACCESS}\n`, ACCESS, "D")).toBe("token=D\n");
+    expect(dummyFileContents(`token=${ACCESS}\n`, [{ real: ACCESS, dummy: "D" }])).toBe(
+      "token=D\n",
+    );
+  });
+
+  it("puts a login's known refresh dummy in place of its refresh token", () => {
+    const contents = dummyFileContents(oauthFile, [
+      { real: ACCESS, dummy: "A" },
+      { real: REFRESH, dummy: "R" },
+    ]);
+    expect(JSON.parse(contents).claudeAiOauth).toMatchObject({
+      accessToken: "A",
+      refreshToken: "R",
+    });
   });
 });
 
@@ -78,6 +105,41 @@ describe("resolveRunCredentials", () => {
     expect(run.files).toHaveLength(1);
     expect(run.files[0]?.path).toBe(join(home, "oauth.json"));
     expect(JSON.parse(run.files[0]?.contents ?? "").claudeAiOauth.accessToken).toBe(oauth?.dummy);
+    // Without `oauth`, the refresh token's dummy maps nowhere and the copy is read-only.
+    expect(oauth?.oauth).toBeUndefined();
+    expect(run.files[0]?.writable).toBe(false);
+  });
+
+  it("resolves an OAuth login: its refresh token's pair and where to save refreshed tokens", async () => {
+    writeFileSync(join(home, "login.json"), oauthFile);
+    const run = await resolveRunCredentials(
+      configWith({
+        login: credential({
+          source: { type: "file", path: "~/login.json", pointer: "/claudeAiOauth/accessToken" },
+          sandboxFile: "~/login.json",
+          oauth: {
+            refreshPointer: "/claudeAiOauth/refreshToken",
+            expiresAtPointer: "/claudeAiOauth/expiresAt",
+            tokenUrls: ["https://platform.claude.com/v1/oauth/token"],
+          },
+        }),
+      }),
+      home,
+      {},
+    );
+    const oauth = run.resolved[0]?.oauth;
+    expect(oauth).toEqual({
+      file: join(home, "login.json"),
+      accessPointer: "/claudeAiOauth/accessToken",
+      refreshPointer: "/claudeAiOauth/refreshToken",
+      expiresAtPointer: "/claudeAiOauth/expiresAt",
+      tokenUrls: ["https://platform.claude.com/v1/oauth/token"],
+      refresh: { real: REFRESH, dummy: expect.stringMatching(/^sk-ant-ort01-/) },
+    });
+    const copy = JSON.parse(run.files[0]?.contents ?? "").claudeAiOauth;
+    expect(copy.refreshToken).toBe(oauth?.refresh.dummy);
+    expect(copy.accessToken).toBe(run.resolved[0]?.dummy);
+    expect(run.files[0]?.writable).toBe(true);
   });
 
   it("stops on a failing command, naming the credential and not its output", async () => {
@@ -108,6 +170,46 @@ describe("resolveRunCredentials", () => {
       {},
     );
     await expect(failing).rejects.toThrow("credential broken: the file is not valid JSON");
+  });
+});
+
+describe("CredentialSchema's oauth", () => {
+  const oauth = {
+    refreshPointer: "/refresh_token",
+    expiresAtPointer: null,
+    tokenUrls: ["https://oauth2.googleapis.com/token"],
+  };
+  const fileSource = { type: "file", path: "~/login.json", pointer: "/access_token" } as const;
+
+  it("takes a login in a file source with a pointer to the access token", () => {
+    expect(v.safeParse(CredentialSchema, credential({ source: fileSource, oauth })).success).toBe(
+      true,
+    );
+  });
+
+  it.each([
+    ["an env source", { oauth }, "oauth needs a file source with a pointer to the access token"],
+    [
+      "a whole-file source",
+      { source: { ...fileSource, pointer: null }, oauth },
+      "oauth needs a file source with a pointer to the access token",
+    ],
+    [
+      "a token URL that is not https://host/path",
+      {
+        source: fileSource,
+        oauth: { ...oauth, tokenUrls: ["http://oauth2.googleapis.com/token"] },
+      },
+      "must be https://host/path",
+    ],
+    [
+      "a refresh pointer that is not one",
+      { source: fileSource, oauth: { ...oauth, refreshPointer: "refresh_token" } },
+      "must be a JSON pointer (start with /)",
+    ],
+  ])("refuses %s", (_, overrides, message) => {
+    const result = v.safeParse(CredentialSchema, credential(overrides as Partial<Credential>));
+    expect(result.issues?.map((issue) => issue.message)).toEqual([message]);
   });
 });
 
