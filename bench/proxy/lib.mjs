@@ -1,6 +1,7 @@
 // Shared by the proxy benchmarks: bundling, the proxy and upstream child processes, clients.
 import { fork } from "node:child_process";
 import { once } from "node:events";
+import { rmSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -9,7 +10,11 @@ import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const BUNDLE = join(tmpdir(), "jailed-proxy-bench.mjs");
+// One bundle per benchmark run (its role processes inherit the path): runs at the same time, of
+// different checkouts or by different people on one machine, must not load each other's bundle.
+export const BUNDLE =
+  process.env.JAILED_PROXY_BENCH_BUNDLE ?? join(tmpdir(), `jailed-proxy-bench-${process.pid}.mjs`);
+process.env.JAILED_PROXY_BENCH_BUNDLE = BUNDLE;
 export const TOKEN = "bench-token-0123456789abcdef";
 
 /** Bundles src/proxy the way the runtime bundle does; returns its path. */
@@ -24,6 +29,7 @@ export async function bundle() {
     outfile: BUNDLE,
     logLevel: "warning",
   });
+  process.on("exit", () => rmSync(BUNDLE, { force: true }));
   return BUNDLE;
 }
 

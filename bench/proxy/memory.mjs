@@ -17,6 +17,8 @@ const proxy = await spawnRole("proxy", {
   upstreams: Object.fromEntries(hosts.map((host) => [host, map])),
   extraUpstreamCaPems: [upstream.caPem],
 });
+// As long as a jail takes to start: the proxy's warm-up is done before the first request.
+await new Promise((resolve) => setTimeout(resolve, 200));
 const baseline = await proxy.ask("stats");
 console.log(
   `proxy started: import ${fmt(proxy.importMs, 1)} ms, startProxy ${fmt(proxy.startMs, 1)} ms, rss ${fmt(baseline.memory.rss, 1)} MiB`,

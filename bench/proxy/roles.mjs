@@ -1,6 +1,6 @@
 // Child processes of the benchmarks: `upstream` (an HTTPS server with its own CA) or `proxy`.
 import { createHook } from "node:async_hooks";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,23 +32,59 @@ async function upstream() {
         pump();
         return;
       }
+      if (url.pathname === "/sse") {
+        sse(res, Number(url.searchParams.get("events")), Number(url.searchParams.get("gap")));
+        return;
+      }
       res.end("ok");
     },
   );
   server.keepAliveTimeout = 60_000;
+  // The upstream's CPU time, so a benchmark can tell how much of the machine each process took.
+  let cpu = process.cpuUsage();
+  process.on("message", (message) => {
+    if (message.type === "stats") {
+      const used = process.cpuUsage(cpu);
+      process.send({ cpuMs: (used.user + used.system) / 1000 });
+    }
+    if (message.type === "reset") {
+      cpu = process.cpuUsage();
+      process.send({});
+    }
+  });
   server.listen(0, "127.0.0.1", () =>
     process.send({ port: server.address().port, caPem: ca.certPem }),
   );
 }
 
 /**
- * With PROXY_TASKS=1: the longest single callback in CPU time of the main thread (from
- * /proc/thread-self/schedstat, so time the OS gave to other processes does not count), which is
- * what "blocking the event loop" means; monitorEventLoopDelay also counts time descheduled.
+ * An event stream like an LLM API's: the head and the first event at once, then one event every
+ * `gap` ms. Each event carries the wall-clock time it was written (ms since the epoch, to the
+ * microsecond), so the client can tell how long it took to arrive.
+ */
+function sse(res, events, gap) {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  let sent = 0;
+  const send = () => {
+    res.write(`data: ${performance.timeOrigin + performance.now()}\n\n`);
+    if (++sent === events) res.end();
+    else setTimeout(send, gap);
+  };
+  send();
+}
+
+/**
+ * With PROXY_TASKS=1: the longest single callback in CPU time (process.cpuUsage, so time the OS
+ * gave to other processes does not count), which is what "blocking the event loop" means;
+ * monitorEventLoopDelay also counts time descheduled. It is the process's CPU time: a helper
+ * thread busy during the callback (V8's parallel scavenge) adds to it. /proc's per-thread
+ * schedstat was no good for this: it only moves on scheduler ticks (4 ms here).
  */
 function watchTasks() {
-  const cpuMs = () =>
-    Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6;
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
   const started = new Map();
   const tasks = { maxMs: 0, over5Ms: 0 };
   createHook({

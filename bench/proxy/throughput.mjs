@@ -44,18 +44,21 @@ const chosen = Object.entries(modes).filter(
 const rates = Object.fromEntries(chosen.map(([name]) => [name, []]));
 const cpu = Object.fromEntries(chosen.map(([name]) => [name, 0]));
 const clientCpuMs = Object.fromEntries(chosen.map(([name]) => [name, 0]));
+const upstreamCpuMs = Object.fromEntries(chosen.map(([name]) => [name, 0]));
 for (const [, { agent, options }] of chosen) {
   await fetchLength({ ...options, agent, path: `/bytes?n=${8 * 2 ** 20}` }); // warm up the connection
 }
 for (let i = 0; i < runs; i++) {
   for (const [name, { agent, options }] of chosen) {
     await proxy.ask("reset");
+    await upstream.ask("reset");
     const clientCpu = process.cpuUsage();
     const start = performance.now();
     const length = await fetchLength({ ...options, agent, path: `/bytes?n=${bytes}` });
     if (length !== bytes) throw new Error(`${name}: got ${length} bytes`);
     rates[name].push(bytes / 2 ** 20 / ((performance.now() - start) / 1000));
     cpu[name] += (await proxy.ask("stats")).cpuMs;
+    upstreamCpuMs[name] += (await upstream.ask("stats")).cpuMs;
     const used = process.cpuUsage(clientCpu);
     clientCpuMs[name] += (used.user + used.system) / 1000;
   }
@@ -68,6 +71,7 @@ const results = Object.fromEntries(
       ...summary(rates[name]),
       proxyCpuMsPerMiB: cpu[name] / (mib * runs),
       clientCpuMsPerMiB: clientCpuMs[name] / (mib * runs),
+      upstreamCpuMsPerMiB: upstreamCpuMs[name] / (mib * runs),
     },
   ]),
 );
@@ -79,7 +83,7 @@ console.log(`HTTPS download, ${mib} MiB x ${runs} runs, MiB/s (median [min..max]
 for (const [name, s] of Object.entries(results)) {
   const ratio =
     name === "direct" ? "" : `  = ${fmt((100 * s.median) / results.direct.median, 0)}% of direct`;
-  const cpu = `CPU ms/MiB: proxy ${fmt(s.proxyCpuMsPerMiB, 2)}, client ${fmt(s.clientCpuMsPerMiB, 2)}`;
+  const cpu = `CPU ms/MiB: proxy ${fmt(s.proxyCpuMsPerMiB, 2)}, client ${fmt(s.clientCpuMsPerMiB, 2)}, upstream ${fmt(s.upstreamCpuMsPerMiB, 2)}`;
   console.log(
     `  ${name.padEnd(12)} ${fmt(s.median, 0)} [${fmt(s.p10, 0)}..${fmt(s.max, 0)}]${ratio}  (${cpu})`,
   );

@@ -2,8 +2,9 @@ import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
+import { STREAM_BUFFER_BYTES } from "./exchange.js";
 
-/** Idle upstream connections kept across all hosts; each holds ~30 KB of TLS state. */
+/** Idle upstream connections kept across all hosts; each holds ~80 KB of OpenSSL and Node state. */
 const MAX_IDLE = 32;
 /** How long an idle upstream connection is kept (LLM APIs are often quiet for tens of seconds). */
 const IDLE_MS = 30_000;
@@ -18,7 +19,12 @@ export interface UpstreamPool {
  * is made on first use, with the proxy's trust store.
  */
 export function createUpstreamPool(trust: () => SecureContext): UpstreamPool {
-  const options = { keepAlive: true, timeout: IDLE_MS, scheduling: "lifo" as const };
+  const options = {
+    keepAlive: true,
+    timeout: IDLE_MS,
+    scheduling: "lifo" as const,
+    highWaterMark: STREAM_BUFFER_BYTES,
+  };
   const plain = capIdle(new http.Agent(options));
   let secure: https.Agent | undefined;
   return {

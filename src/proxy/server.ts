@@ -1,15 +1,17 @@
 import { once } from "node:events";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
-import type { Duplex } from "node:stream";
+import { type Duplex, Readable, type Transform } from "node:stream";
 import tls from "node:tls";
 import type { AuditEntry, AuditLog } from "./audit.js";
-import type { CredentialSwap, ResponseScrub } from "./credentials/index.js";
+import type { CredentialSwap, ResponseScrub, TokenRefresh } from "./credentials/index.js";
 import { RefusedAddressError, type Route } from "./dial.js";
 import {
   forwardRequest,
   forwardUpgrade,
-  splice,
+  relayDown,
+  STREAM_BUFFER_BYTES,
+  spliceRelayed,
   type Traffic,
   type UpstreamRequest,
 } from "./exchange.js";
@@ -180,17 +182,29 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     const routed = admit(exchange, target, upstream.scheme, respond);
     if (routed === null) return;
     const swapped = swapCredentials(exchange, upstream);
-    forwardRequest(
-      { ...upstream, ...swapped.target, route: routed.route, agent: routed.agent },
-      req,
-      res,
-      exchange.traffic,
-      (error) => {
-        const { status, headers, body } = failure(exchange, error);
-        respond(status, headers, body);
-      },
-      swapped.scrub,
-    );
+    const fail = (error: Error) => {
+      const { status, headers, body } = failure(exchange, error);
+      respond(status, headers, body);
+    };
+    const forward = (headers: string[], body: Readable) =>
+      forwardRequest(
+        { ...upstream, ...swapped.target, headers, route: routed.route, agent: routed.agent },
+        body,
+        res,
+        exchange.traffic,
+        fail,
+        swapped.scrub,
+      );
+    const { refresh, requestBody } = swapped;
+    if (refresh === null) {
+      forward(swapped.target.headers, requestBody === null ? req : req.pipe(requestBody()));
+      return;
+    }
+    // A token request's body is read whole first: the refresh token in it is swapped.
+    res.on("close", refresh.close);
+    refresh
+      .prepare(swapped.target.headers, req)
+      .then((prepared) => forward(prepared.headers, Readable.from([prepared.body])), fail);
   };
 
   const handleUpgrade = (
@@ -297,8 +311,15 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const swapCredentials = (
     exchange: Exchange,
     upstream: { headers: string[]; path: string },
-  ): { target: { headers: string[]; path: string }; scrub: ResponseScrub | null } => {
-    if (deps.credentials === null) return { target: upstream, scrub: null };
+  ): {
+    target: { headers: string[]; path: string };
+    scrub: ResponseScrub | null;
+    refresh: TokenRefresh | null;
+    requestBody: (() => Transform) | null;
+  } => {
+    if (deps.credentials === null) {
+      return { target: upstream, scrub: null, refresh: null, requestBody: null };
+    }
     const swapped = deps.credentials.request(
       exchange.attempt.host,
       upstream.headers,
@@ -306,7 +327,12 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     );
     exchange.credentials = swapped.injected;
     exchange.dummySentTo = swapped.dummySentTo;
-    return { target: { headers: swapped.headers, path: swapped.path }, scrub: swapped.scrub };
+    return {
+      target: { headers: swapped.headers, path: swapped.path },
+      scrub: swapped.scrub,
+      refresh: swapped.refresh,
+      requestBody: swapped.requestBody,
+    };
   };
 
   /** Policy for one request; inside a tunnel, also that Host names the host the tunnel is to. */
@@ -426,11 +452,14 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
         inner.emit("connection", socket);
         return;
       }
-      const decrypted = new tls.TLSSocket(socket, {
+      // Node's TLSSocket takes highWaterMark (it hands it to net.Socket); its types leave it out.
+      const options: tls.TLSSocketOptions & { highWaterMark: number } = {
         isServer: true,
         secureContext: deps.authority.contextFor(authority.host),
         ALPNProtocols: ["http/1.1"],
-      });
+        highWaterMark: STREAM_BUFFER_BYTES,
+      };
+      const decrypted = new tls.TLSSocket(socket, options);
       decrypted.on("error", () => socket.destroy());
       track(decrypted);
       tunnels.set(decrypted, { ...authority, scheme: "https" });
@@ -449,7 +478,12 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       refuse(status, headers, body);
       return;
     }
-    const upstream = net.connect({ host: route.host, port: route.port, lookup: route.lookup });
+    const upstream: net.Socket = net.connect({
+      host: route.host,
+      port: route.port,
+      lookup: route.lookup,
+      onread: relayDown(socket, exchange.traffic, () => upstream),
+    });
     track(upstream);
     socket.on("close", () => {
       upstream.destroy();
@@ -463,7 +497,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       upstream.removeAllListeners("error");
       socket.write(ESTABLISHED);
       if (head.length > 0) upstream.write(head);
-      splice(socket, upstream, exchange.traffic);
+      spliceRelayed(socket, upstream, exchange.traffic);
     });
   };
 

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { stat } from "node:fs/promises";
 import http from "node:http";
@@ -20,6 +20,9 @@ import {
   viaProxy,
   waitForText,
 } from "./helpers.js";
+
+// Several times what a passthrough tunnel reads at once, and not a repeating pattern.
+const BIG = randomBytes(3 * 1024 * 1024 + 123);
 
 let plain: Upstream;
 let secure: Upstream;
@@ -48,7 +51,9 @@ beforeAll(async () => {
     );
     socket.pipe(socket);
   });
-  secure = await startHttpsUpstream((req, res) => res.end(`secure ${req.url}`));
+  secure = await startHttpsUpstream((req, res) =>
+    res.end(req.url === "/big" ? BIG : `secure ${req.url}`),
+  );
   proxy = await startTestProxy(
     [
       { action: "allow", host: "allowed.test" },
@@ -294,5 +299,29 @@ describe("passthrough", () => {
     let text = "";
     for await (const chunk of client) text += chunk;
     expect(text).toMatch(/^HTTP\/1.1 200 OK.*secure \/pinned$/s);
+  });
+
+  test("a large download reaches a slow reader intact", async () => {
+    const result = await connectRaw(proxy.socketPath, "pinned.test:443");
+    if (!("socket" in result)) throw new Error(result.refusal);
+    const client = tls.connect({
+      socket: result.socket,
+      servername: "pinned.test",
+      ca: secure.caPem,
+    });
+    await once(client, "secureConnect");
+    client.end("GET /big HTTP/1.1\r\nHost: pinned.test\r\nConnection: close\r\n\r\n");
+    // Reading slowly keeps the proxy's writes to this client pending while more arrives upstream.
+    const chunks: Buffer[] = [];
+    for await (const chunk of client) {
+      chunks.push(chunk as Buffer);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const response = Buffer.concat(chunks);
+    const body = response.subarray(response.indexOf("\r\n\r\n") + 4);
+    expect(body.length).toBe(BIG.length);
+    expect(createHash("sha256").update(body).digest("hex")).toBe(
+      createHash("sha256").update(BIG).digest("hex"),
+    );
   });
 });

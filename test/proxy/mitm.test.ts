@@ -1,4 +1,4 @@
-import { createHash, type X509Certificate } from "node:crypto";
+import { createHash, randomBytes, type X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import type http from "node:http";
 import https from "node:https";
@@ -25,6 +25,8 @@ function gate() {
   return { open, opened };
 }
 
+const DOWNLOAD = randomBytes(6 * 1024 * 1024 + 17);
+
 let sseGate = gate();
 let uploadGate = gate();
 
@@ -44,6 +46,15 @@ async function upstreamHandler(req: http.IncomingMessage, res: http.ServerRespon
       if (seen === "first;") uploadGate.open();
     }
     res.end(`got ${seen}`);
+    return;
+  }
+  if (req.url === "/download") {
+    res.writeHead(200, { "content-length": DOWNLOAD.length });
+    // In pieces, as a server writes a file: more than the proxy buffers for a slow reader.
+    for (let at = 0; at < DOWNLOAD.length; at += 1 << 16) {
+      if (!res.write(DOWNLOAD.subarray(at, at + (1 << 16)))) await once(res, "drain");
+    }
+    res.end();
     return;
   }
   if (req.url === "/upload") {
@@ -249,6 +260,26 @@ describe("HTTPS through the decrypting proxy", () => {
     }
     const res = await reply(req);
     expect(res.body).toBe(`${64 << 20} ${hash.digest("hex")} chunked`);
+    agent.destroy();
+  });
+
+  test("a large download reaches a slow reader whole and in order", async () => {
+    const agent = agentFor();
+    const req = https.request({ host: "api.test", port: 443, path: "/download", agent });
+    req.end();
+    const [res] = (await once(req, "response")) as [http.IncomingMessage];
+    const hash = createHash("sha256");
+    let size = 0;
+    for await (const chunk of res) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      // Slower than the upstream: the proxy has to hold back and resume.
+      if (size % (1 << 20) < (chunk as Buffer).length) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    expect(size).toBe(DOWNLOAD.length);
+    expect(hash.digest("hex")).toBe(createHash("sha256").update(DOWNLOAD).digest("hex"));
     agent.destroy();
   });
 

@@ -1,9 +1,5 @@
-import { once } from "node:events";
 import https from "node:https";
-import type net from "node:net";
-import tls from "node:tls";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createCertificateAuthority } from "../../src/proxy/tls/authority.js";
 import {
   reply,
   startHttpsUpstream,
@@ -52,24 +48,4 @@ test("idle upstream connections are capped across hosts, the longest idle closed
   await reply(https.request({ host: hosts.at(-1) as string, port: 443, path: "/", agent: again }));
   expect(upstream.connections()).toBe(40);
   again.destroy();
-});
-
-test("a connection made with an evicted certificate context keeps working", async () => {
-  const ca = createCertificateAuthority();
-  const server = tls.createServer(
-    { SNICallback: (name, done) => done(null, ca.contextFor(name)) },
-    (socket) => socket.pipe(socket),
-  );
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  const client = tls.connect({ host: "127.0.0.1", port, servername: "first.test", ca: ca.certPem });
-  await once(client, "secureConnect");
-  // Push first.test's context out of the cache (and close it), then use the connection.
-  for (let i = 0; i < 101; i++) ca.contextFor(`filler${i}.test`);
-  client.write("still here");
-  const [echo] = (await once(client, "data")) as [Buffer];
-  expect(echo.toString()).toBe("still here");
-  client.destroy();
-  server.close();
 });

@@ -16,33 +16,34 @@ import {
 // X.509 v3 certificates for ECDSA P-256 keys, signed with node:crypto. Only what a CA and a TLS
 // server certificate need.
 
+// Encoded once: every certificate repeats them.
 const OID = {
-  ecdsaWithSha256: "1.2.840.10045.4.3.2",
-  ecPublicKey: "1.2.840.10045.2.1",
-  prime256v1: "1.2.840.10045.3.1.7",
-  commonName: "2.5.4.3",
-  organization: "2.5.4.10",
-  subjectKeyIdentifier: "2.5.29.14",
-  keyUsage: "2.5.29.15",
-  subjectAltName: "2.5.29.17",
-  basicConstraints: "2.5.29.19",
-  authorityKeyIdentifier: "2.5.29.35",
-  extKeyUsage: "2.5.29.37",
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-} as const;
+  ecdsaWithSha256: oid("1.2.840.10045.4.3.2"),
+  ecPublicKey: oid("1.2.840.10045.2.1"),
+  prime256v1: oid("1.2.840.10045.3.1.7"),
+  commonName: oid("2.5.4.3"),
+  organization: oid("2.5.4.10"),
+  subjectKeyIdentifier: oid("2.5.29.14"),
+  keyUsage: oid("2.5.29.15"),
+  subjectAltName: oid("2.5.29.17"),
+  basicConstraints: oid("2.5.29.19"),
+  authorityKeyIdentifier: oid("2.5.29.35"),
+  extKeyUsage: oid("2.5.29.37"),
+  serverAuth: oid("1.3.6.1.5.5.7.3.1"),
+};
 
 /** Distinguished name `O=jailed, CN=…`; the CN is left out when longer than X.520 allows (64). */
 function name(commonName: string): Buffer {
-  const attribute = (type: string, value: string) => set(sequence(oid(type), utf8String(value)));
+  const attribute = (type: Buffer, value: string) => set(sequence(type, utf8String(value)));
   const rdns = [attribute(OID.organization, "jailed")];
   if (commonName.length <= 64) rdns.push(attribute(OID.commonName, commonName));
   return sequence(...rdns);
 }
 
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
+function extension(id: Buffer, critical: boolean, value: Buffer): Buffer {
   return critical
-    ? sequence(oid(id), boolean(true), octetString(value))
-    : sequence(oid(id), octetString(value));
+    ? sequence(id, boolean(true), octetString(value))
+    : sequence(id, octetString(value));
 }
 
 /** The uncompressed EC point (0x04 ‖ x ‖ y) of a P-256 public key. */
@@ -85,7 +86,7 @@ export interface CertificateFields {
 
 /** DER of an X.509 v3 certificate with `fields`, signed by `issuerKey` (ECDSA with SHA-256). */
 export function buildCertificate(fields: CertificateFields, issuerKey: KeyObject): Buffer {
-  const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256));
+  const signatureAlgorithm = sequence(OID.ecdsaWithSha256);
   const point = ecPoint(fields.publicKey);
   const keyIds = [
     extension(
@@ -116,7 +117,7 @@ export function buildCertificate(fields: CertificateFields, issuerKey: KeyObject
           extension(OID.basicConstraints, true, sequence()),
           // digitalSignature (bit 0): all an ECDHE-ECDSA server key does.
           extension(OID.keyUsage, true, bitString(Buffer.of(0x80), 7)),
-          extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
+          extension(OID.extKeyUsage, false, sequence(OID.serverAuth)),
           extension(OID.subjectAltName, false, sequence(subjectAltName(fields.profile.host))),
           ...keyIds,
         ];
@@ -127,7 +128,7 @@ export function buildCertificate(fields: CertificateFields, issuerKey: KeyObject
     name(fields.issuerName),
     sequence(time(fields.notBefore), time(fields.notAfter)),
     name(fields.subjectName),
-    sequence(sequence(oid(OID.ecPublicKey), oid(OID.prime256v1)), bitString(point)),
+    sequence(sequence(OID.ecPublicKey, OID.prime256v1), bitString(point)),
     contextTag(3, sequence(...extensions), true),
   );
   return sequence(tbs, signatureAlgorithm, bitString(sign("sha256", tbs, issuerKey)));

@@ -119,9 +119,48 @@ describe("leaf certificates", () => {
     expect((await served(ca, host)).subjectAltName).toBe(`DNS:${host}`);
   });
 
-  test("contexts are cached per host", () => {
-    expect(ca.contextFor("a.test")).toBe(ca.contextFor("a.test"));
-    expect(ca.contextFor("a.test")).not.toBe(ca.contextFor("b.test"));
+  test("a host keeps its certificate from one connection to the next", async () => {
+    const first = await served(ca, "same.test");
+    await served(ca, "other.test");
+    expect((await served(ca, "same.test")).serialNumber).toBe(first.serialNumber);
+  });
+
+  test("each connection keeps the certificate of its host while the context moves on", async () => {
+    // All three server sockets exist (each made right after contextFor) before any handshake.
+    const hosts = ["one.test", "two.test", "three.test"];
+    const made: tls.TLSSocket[] = [];
+    const server = net.createServer((socket) => {
+      const secure = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext: ca.contextFor(hosts[made.length] as string),
+      });
+      secure.on("error", () => socket.destroy());
+      made.push(secure);
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const raw: net.Socket[] = [];
+      for (const _host of hosts) {
+        const socket = net.connect(port, "127.0.0.1");
+        await once(socket, "connect");
+        raw.push(socket);
+        while (made.length < raw.length) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const names = await Promise.all(
+        hosts.map(async (host, i) => {
+          const client = tls.connect({ socket: raw[i], servername: host, ca: ca.certPem });
+          await once(client, "secureConnect");
+          const name = client.getPeerX509Certificate()?.subjectAltName;
+          client.destroy();
+          return name;
+        }),
+      );
+      expect(names).toEqual(hosts.map((host) => `DNS:${host}`));
+    } finally {
+      server.close();
+    }
   });
 });
 
