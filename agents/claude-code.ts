@@ -1,5 +1,6 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
+import { githubCredential, githubGitEnv } from "./lib/github.js";
 
 // Anthropic's list of the hosts Claude Code must reach.
 const NETWORK_DOC = "https://code.claude.com/docs/en/network-config";
@@ -38,6 +39,7 @@ export const claudeCode: AgentSpec = {
     },
   ],
   credentials: {
+    github: githubCredential,
     anthropic: apiKeyCredential("anthropic", "ANTHROPIC_API_KEY"),
     "claude-oauth": {
       hosts: [apiHost("anthropic")],
@@ -57,6 +59,7 @@ export const claudeCode: AgentSpec = {
   // The last one implies the other three (and turns off /bug reports); each is still named, so none
   // depends on how a given release derives one switch from another.
   env: {
+    ...githubGitEnv,
     DISABLE_AUTOUPDATER: "1", // https://code.claude.com/docs/en/env-vars
     DISABLE_TELEMETRY: "1", // https://code.claude.com/docs/en/env-vars
     DISABLE_ERROR_REPORTING: "1", // https://code.claude.com/docs/en/env-vars

@@ -1,5 +1,6 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
+import { githubCredential, githubGitEnv } from "./lib/github.js";
 
 // Picks api.openai.com for an API key and chatgpt.com for a ChatGPT-plan login.
 const PROVIDER_SOURCE =
@@ -46,6 +47,7 @@ export const codex: AgentSpec = {
     },
   ],
   credentials: {
+    github: githubCredential,
     // Codex takes a key from the environment only as CODEX_API_KEY, and only in `codex exec`; the
     // interactive UI uses the key or ChatGPT tokens saved by `codex login` in auth.json.
     // https://github.com/openai/codex/blob/main/codex-rs/login/src/auth/manager.rs
@@ -65,5 +67,5 @@ export const codex: AgentSpec = {
   },
   // A native Rust binary.
   hardening: "default",
-  env: {},
+  env: { ...githubGitEnv },
 };

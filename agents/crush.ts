@@ -1,5 +1,6 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
+import { githubCredential, githubGitEnv } from "./lib/github.js";
 
 // Crush's README: its provider variables, config and data paths, and its metrics and
 // provider-update switches.
@@ -28,6 +29,7 @@ export const crush: AgentSpec = {
     },
   ],
   credentials: {
+    github: githubCredential,
     anthropic: apiKeyCredential("anthropic", "ANTHROPIC_API_KEY"),
     openai: apiKeyCredential("openai", "OPENAI_API_KEY"),
     gemini: apiKeyCredential("gemini", "GEMINI_API_KEY"),
@@ -35,6 +37,7 @@ export const crush: AgentSpec = {
   // A native Go binary.
   hardening: "default",
   env: {
+    ...githubGitEnv,
     CRUSH_DISABLE_METRICS: "1", // https://github.com/charmbracelet/crush#metrics
     CRUSH_DISABLE_PROVIDER_AUTO_UPDATE: "1", // https://github.com/charmbracelet/crush#provider-auto-updates
   },

@@ -1,5 +1,6 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
+import { githubCredential, githubGitEnv } from "./lib/github.js";
 
 // "Login with Google" keeps its OAuth tokens in ~/.gemini/oauth_creds.json as google-auth-library's
 // credentials (`access_token`, `refresh_token`, `expiry_date` in milliseconds):
@@ -46,6 +47,7 @@ export const geminiCli: AgentSpec = {
     },
   ],
   credentials: {
+    github: githubCredential,
     gemini: apiKeyCredential("gemini", "GEMINI_API_KEY"),
     "google-oauth": {
       hosts: ["cloudcode-pa.googleapis.com", TOKEN_HOST],
@@ -63,6 +65,7 @@ export const geminiCli: AgentSpec = {
   // A node program: its JIT needs writable-executable memory.
   hardening: "jit-runtime",
   env: {
+    ...githubGitEnv,
     // Off by default; pinned so a settings.json cannot turn OpenTelemetry export on.
     GEMINI_TELEMETRY_ENABLED: "false", // https://github.com/google-gemini/gemini-cli/blob/main/docs/cli/telemetry.md
     // Keeps the CLI one process instead of re-spawning itself with a bigger heap, so signals and

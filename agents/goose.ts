@@ -1,5 +1,6 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
+import { githubCredential, githubGitEnv } from "./lib/github.js";
 
 // Each provider's default host and the variable goose reads its key from.
 const PROVIDERS = "https://github.com/block/goose/blob/main/crates/goose/src/providers";
@@ -23,6 +24,7 @@ export const goose: AgentSpec = {
     { host: apiHost("gemini"), why: "Google Gemini models", source: `${PROVIDERS}/google.rs` },
   ],
   credentials: {
+    github: githubCredential,
     anthropic: apiKeyCredential("anthropic", "ANTHROPIC_API_KEY"),
     openai: apiKeyCredential("openai", "OPENAI_API_KEY"),
     gemini: apiKeyCredential("gemini", "GOOGLE_API_KEY"),
@@ -30,6 +32,7 @@ export const goose: AgentSpec = {
   // A native Rust binary.
   hardening: "default",
   env: {
+    ...githubGitEnv,
     // Off unless opted in; pinned because goose reads a setting from the environment before
     // config.yaml, so an earlier opt-in there stays without effect in the jail.
     GOOSE_TELEMETRY_ENABLED: "false", // https://block.github.io/goose/docs/guides/environment-variables

@@ -1,5 +1,6 @@
 import type { AgentSpec } from "../src/spec/agent.js";
 import { apiHost, apiKeyCredential } from "./lib/api-keys.js";
+import { githubCredential, githubGitEnv } from "./lib/github.js";
 
 // opencode reaches each provider through its AI SDK package; these are the three main ones.
 const AI_SDK = "https://github.com/vercel/ai/blob/main/packages";
@@ -39,6 +40,7 @@ export const opencode: AgentSpec = {
   // The variables each provider reads, as listed by models.dev, opencode's provider catalogue:
   // https://github.com/anomalyco/models.dev/tree/HEAD/providers
   credentials: {
+    github: githubCredential,
     anthropic: apiKeyCredential("anthropic", "ANTHROPIC_API_KEY"),
     openai: apiKeyCredential("openai", "OPENAI_API_KEY"),
     gemini: apiKeyCredential("gemini", "GOOGLE_GENERATIVE_AI_API_KEY"),
@@ -46,6 +48,7 @@ export const opencode: AgentSpec = {
   // A Bun program: its JIT needs writable-executable memory.
   hardening: "jit-runtime",
   env: {
+    ...githubGitEnv,
     OPENCODE_DISABLE_AUTOUPDATE: "true", // https://opencode.ai/docs/cli/#environment-variables
     OPENCODE_DISABLE_MODELS_FETCH: "true", // https://opencode.ai/docs/cli/#environment-variables
     OPENCODE_DISABLE_LSP_DOWNLOAD: "true", // https://opencode.ai/docs/cli/#environment-variables

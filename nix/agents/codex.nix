@@ -20,6 +20,18 @@
     ];
   };
   credentials = {
+    github = {
+      hosts = [
+        "github.com"
+        "api.github.com"
+      ];
+      header = "authorization";
+      format = "token {token}";
+      source = {
+        env = "GH_TOKEN";
+      };
+      sandboxEnv = "GH_TOKEN";
+    };
     openai = {
       hosts = [ "api.openai.com" ];
       header = "authorization";
@@ -45,5 +57,9 @@
     };
   };
   hardening = "default";
-  env = { };
+  env = {
+    GIT_CONFIG_COUNT = "1";
+    GIT_CONFIG_KEY_0 = "credential.https://github.com.helper";
+    GIT_CONFIG_VALUE_0 = "!f() { test \"$1\" = get && test -n \"$GH_TOKEN\" && echo username=x-access-token && echo \"password=$GH_TOKEN\"; }; f";
+  };
 }

@@ -20,6 +20,18 @@
     ];
   };
   credentials = {
+    github = {
+      hosts = [
+        "github.com"
+        "api.github.com"
+      ];
+      header = "authorization";
+      format = "token {token}";
+      source = {
+        env = "GH_TOKEN";
+      };
+      sandboxEnv = "GH_TOKEN";
+    };
     gemini = {
       hosts = [ "generativelanguage.googleapis.com" ];
       header = "x-goog-api-key";
@@ -50,6 +62,9 @@
   };
   hardening = "jit-runtime";
   env = {
+    GIT_CONFIG_COUNT = "1";
+    GIT_CONFIG_KEY_0 = "credential.https://github.com.helper";
+    GIT_CONFIG_VALUE_0 = "!f() { test \"$1\" = get && test -n \"$GH_TOKEN\" && echo username=x-access-token && echo \"password=$GH_TOKEN\"; }; f";
     GEMINI_TELEMETRY_ENABLED = "false";
     GEMINI_CLI_NO_RELAUNCH = "true";
   };

@@ -24,6 +24,18 @@
     ];
   };
   credentials = {
+    github = {
+      hosts = [
+        "github.com"
+        "api.github.com"
+      ];
+      header = "authorization";
+      format = "token {token}";
+      source = {
+        env = "GH_TOKEN";
+      };
+      sandboxEnv = "GH_TOKEN";
+    };
     anthropic = {
       hosts = [ "api.anthropic.com" ];
       header = "x-api-key";
@@ -54,6 +66,9 @@
   };
   hardening = "default";
   env = {
+    GIT_CONFIG_COUNT = "1";
+    GIT_CONFIG_KEY_0 = "credential.https://github.com.helper";
+    GIT_CONFIG_VALUE_0 = "!f() { test \"$1\" = get && test -n \"$GH_TOKEN\" && echo username=x-access-token && echo \"password=$GH_TOKEN\"; }; f";
     GOOSE_TELEMETRY_ENABLED = "false";
   };
 }

@@ -215,3 +215,68 @@ describe.each(RUNNERS)("git through a read-only GitHub policy, jailed as $label"
     );
   });
 });
+
+/**
+ * GitHub's credential as every agent carries it: gh's GH_TOKEN on the host, its dummy in the jail,
+ * and git's credential helper answering with the dummy, which the proxy finds inside git's Basic
+ * credentials and swaps for the real token on the way to github.com only.
+ */
+describe.each(RUNNERS)("git with the agents' GitHub credential, jailed as $label", (runner) => {
+  const REAL = `ghp_${"RealGitHubToken0".repeat(2)}abcd`;
+  let sandbox: Sandbox;
+  let env: Record<string, string>;
+  let tokenShell: string;
+  let github: Upstream;
+  const authorizations: string[] = [];
+
+  beforeAll(async () => {
+    sandbox = makeSandbox(runner);
+    // A private repository: git gets a 401 until it sends the right token.
+    github = await startHttpsUpstream((req, res) => {
+      const authorization = req.headers.authorization ?? "";
+      authorizations.push(authorization);
+      const pair = Buffer.from(authorization.replace(/^Basic /, ""), "base64").toString();
+      if (pair !== `x-access-token:${REAL}`) {
+        res.writeHead(401, { "WWW-Authenticate": 'Basic realm="GitHub"' }).end();
+        return;
+      }
+      gitHttpBackend(req, res);
+    });
+    env = { ...fakeApiEnv(sandbox, github, ["github.com"]), GH_TOKEN: REAL };
+    tokenShell = join(
+      nixBuild(
+        withJailedLib(`jailedLib.makeJailedAgent {
+          name = "jailed-git-token-shell";
+          pkg = pkgs.bash;
+          command = "bash";
+          extraPkgs = [ pkgs.git pkgs.coreutils ];
+          network.allow = [ "github.com" ];
+          credentials.github = jailedLib.agents.codex.credentials.github;
+          env = jailedLib.agents.codex.env;
+        }`),
+      ),
+      "bin",
+      "jailed-git-token-shell",
+    );
+  });
+  afterAll(async () => {
+    await github?.close();
+    rmSync(sandbox.root, { recursive: true, force: true });
+  });
+
+  it("clones a private repository while the jail holds only the dummy", async () => {
+    authorizations.length = 0;
+    const script =
+      'cd /tmp && git clone -q https://github.com/me/repo.git && cat repo/README && echo "$GH_TOKEN"';
+    const result = await runAsAsync(runner, sandbox, [tokenShell, "-c", script], env);
+    const [readme, token] = result.stdout.split("\n");
+    expect(readme, result.stderr).toBe("hello from the fake GitHub");
+    expect(token).toMatch(/^ghp_[A-Za-z0-9]{36}$/);
+    expect(token).not.toBe(REAL);
+    expect(result.stderr).not.toContain(REAL);
+    // The server saw the real token, which only the proxy put there.
+    expect(authorizations).toContain(
+      `Basic ${Buffer.from(`x-access-token:${REAL}`).toString("base64")}`,
+    );
+  });
+});

@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { agents } from "../../agents/index.js";
+import { githubCredential } from "../../agents/lib/github.js";
 import type { AgentCredential, AgentSpec } from "../../src/spec/agent.js";
 
 const AGENTS_DIR = new URL("../../agents/", import.meta.url);
@@ -86,14 +87,23 @@ describe("agent specs", () => {
   });
 
   it.each(eachCredential)(
-    "%s has a valid name and goes only to its agent's hosts",
+    "%s has a valid name and goes only to its agent's hosts (GitHub's: once the user allows them)",
     (id, agent, cred) => {
       expect(id.split("/")[1]).toMatch(ID);
       expect(cred.hosts.length).toBeGreaterThan(0);
-      const hosts = agent.hosts.map((h) => h.host);
+      const hosts = [...agent.hosts.map((h) => h.host), ...githubCredential.hosts];
       for (const host of cred.hosts) expect(hosts).toContain(host);
     },
   );
+
+  it("allows no GitHub host by default, though every agent carries the GitHub credential", () => {
+    for (const agent of agents) {
+      expect(agent.credentials.github).toBe(githubCredential);
+      for (const host of githubCredential.hosts) {
+        expect(agent.hosts.map((h) => h.host)).not.toContain(host);
+      }
+    }
+  });
 
   it.each(eachCredential)(
     "%s has exactly one source kind and a place in the jail",

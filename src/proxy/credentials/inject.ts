@@ -39,9 +39,10 @@ export interface Injected {
 }
 
 /**
- * Replaces each credential's dummy by its real value in the header values and the query of a
- * request to one of that credential's hosts, and only where the dummy appears; the body and the
- * path are left alone. A dummy on its way anywhere else stays the dummy and is reported.
+ * Replaces each credential's dummy by its real value in the header values (inside Basic credentials
+ * too) and the query of a request to one of that credential's hosts, and only where the dummy
+ * appears; the body and the path are left alone. A dummy on its way anywhere else stays the dummy
+ * and is reported.
  */
 export function injectCredentials(
   credentials: readonly ResolvedCredential[],
@@ -53,7 +54,7 @@ export function injectCredentials(
   const queryAt = path.indexOf("?");
   for (const credential of credentials) {
     const inHeaders = result.headers.some(
-      (value, i) => i % 2 === 1 && value.includes(credential.dummy),
+      (value, i) => i % 2 === 1 && headerHolds(value, credential.dummy),
     );
     const inQuery = queryAt !== -1 && result.path.slice(queryAt).includes(credential.dummy);
     if (!inHeaders && !inQuery) continue;
@@ -63,7 +64,8 @@ export function injectCredentials(
     }
     addOnce(result.injected, credential.name);
     for (let i = 1; i < result.headers.length; i += 2) {
-      result.headers[i] = (result.headers[i] as string).replaceAll(
+      result.headers[i] = replaceInHeader(
+        result.headers[i] as string,
         credential.dummy,
         credential.real,
       );
@@ -75,6 +77,30 @@ export function injectCredentials(
     }
   }
   return result;
+}
+
+const BASIC = /^(basic\s+)([A-Za-z0-9+/]+={0,2})$/i;
+
+/** The user:password of a Basic credentials header value, or null. */
+function basicCredentials(value: string): { scheme: string; pair: string } | null {
+  const match = BASIC.exec(value);
+  if (match === null) return null;
+  return {
+    scheme: match[1] as string,
+    pair: Buffer.from(match[2] as string, "base64").toString("latin1"),
+  };
+}
+
+/** Whether a header value holds `text`, as it is or inside Basic credentials (git sends a token as their password). */
+export function headerHolds(value: string, text: string): boolean {
+  return value.includes(text) || (basicCredentials(value)?.pair.includes(text) ?? false);
+}
+
+/** A header value with `text` replaced by `by`, inside Basic credentials too (re-encoded). */
+export function replaceInHeader(value: string, text: string, by: string): string {
+  const basic = basicCredentials(value);
+  if (basic === null || !basic.pair.includes(text)) return value.replaceAll(text, by);
+  return basic.scheme + Buffer.from(basic.pair.replaceAll(text, by), "latin1").toString("base64");
 }
 
 /** A refreshed login has several dummies under one name: the audit log names it once. */

@@ -263,6 +263,35 @@ describe("response scrubbing", () => {
   });
 });
 
+describe("tokens inside Basic credentials (git's password)", () => {
+  const basic = (pair: string) => `Basic ${Buffer.from(pair).toString("base64")}`;
+
+  it("are swapped for the real token on the credential's hosts, and the value re-encoded", () => {
+    const out = injectCredentials(
+      [github],
+      "codeload.github.com",
+      ["Authorization", basic(`x-access-token:${github.dummy}`)],
+      "/me/repo.git/info/refs",
+    );
+    expect(out.headers).toEqual(["Authorization", basic(`x-access-token:${github.real}`)]);
+    expect(out.injected).toEqual(["github"]);
+  });
+
+  it("stay dummies, and are reported, anywhere else", () => {
+    const header = basic(`x-access-token:${github.dummy}`);
+    const out = injectCredentials([github], "example.com", ["Authorization", header], "/");
+    expect(out.headers).toEqual(["Authorization", header]);
+    expect(out.dummySentTo).toEqual(["github"]);
+  });
+
+  it("leave other Basic credentials as they are", () => {
+    const header = basic("alice:hunter2");
+    const out = injectCredentials([github], "api.github.com", ["Authorization", header], "/");
+    expect(out.headers).toEqual(["Authorization", header]);
+    expect(out.injected).toEqual([]);
+  });
+});
+
 describe("real values on their way out", () => {
   it("leave for a host they do not belong to as their dummies, in headers, path and body", async () => {
     const swap = createCredentialSwap([anthropic]);
