@@ -4,6 +4,7 @@ import { withHeader } from "../headers.js";
 import { makeDummy } from "./dummy.js";
 import { headerValue, withoutHeaders } from "./fields.js";
 import {
+  editBasic,
   type Injected,
   injectCredentials,
   isCredentialHost,
@@ -129,7 +130,9 @@ export function createCredentialSwap(credentials: readonly ResolvedCredential[])
       // run, say: SECURITY.md) leaves for anywhere else as its dummy; lengths are kept.
       return {
         ...injected,
-        headers: scrubHeaders(injected.headers, replacements),
+        headers: scrubHeaders(injected.headers, replacements).map((value) =>
+          editBasic(value, (pair) => scrubHeaders([pair], replacements)[0] ?? pair),
+        ),
         path: scrubHeaders([injected.path], replacements)[0] ?? injected.path,
         scrub: scrubWith(decode, () => []),
         refresh,

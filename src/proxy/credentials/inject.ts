@@ -96,11 +96,18 @@ export function headerHolds(value: string, text: string): boolean {
   return value.includes(text) || (basicCredentials(value)?.pair.includes(text) ?? false);
 }
 
-/** A header value with `text` replaced by `by`, inside Basic credentials too (re-encoded). */
-export function replaceInHeader(value: string, text: string, by: string): string {
+/** `value` with `edit` applied to the user:password of Basic credentials (re-encoded); others as they are. */
+export function editBasic(value: string, edit: (pair: string) => string): string {
   const basic = basicCredentials(value);
-  if (basic === null || !basic.pair.includes(text)) return value.replaceAll(text, by);
-  return basic.scheme + Buffer.from(basic.pair.replaceAll(text, by), "latin1").toString("base64");
+  if (basic === null) return value;
+  const edited = edit(basic.pair);
+  if (edited === basic.pair) return value;
+  return basic.scheme + Buffer.from(edited, "latin1").toString("base64");
+}
+
+/** A header value with `text` replaced by `by`, inside Basic credentials too. */
+export function replaceInHeader(value: string, text: string, by: string): string {
+  return editBasic(value, (pair) => pair.replaceAll(text, by)).replaceAll(text, by);
 }
 
 /** A refreshed login has several dummies under one name: the audit log names it once. */

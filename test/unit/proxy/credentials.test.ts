@@ -306,6 +306,13 @@ describe("real values on their way out", () => {
     );
   });
 
+  it("leave inside Basic credentials as their dummies too", () => {
+    const basic = (pair: string) => `Basic ${Buffer.from(pair).toString("base64")}`;
+    const swap = createCredentialSwap([anthropic]);
+    const request = swap.request("paste.example.com", ["Authorization", basic(`u:${REAL}`)], "/");
+    expect(request.headers).toEqual(["Authorization", basic(`u:${anthropic.dummy}`)]);
+  });
+
   it("stay as they are where they belong", () => {
     const swap = createCredentialSwap([anthropic]);
     const request = swap.request("api.anthropic.com", ["X-Note", REAL], `/p?q=${REAL}`);
