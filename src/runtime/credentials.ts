@@ -203,9 +203,9 @@ export function writeDummyFiles(credentials: RunCredentials, runDir: string): Bi
 }
 
 /** Which file a path names: device and inode, or null when there is none. */
-export type FileIdentity = { dev: number; ino: number } | null;
+type FileIdentity = { dev: number; ino: number } | null;
 
-export function fileIdentity(path: string): FileIdentity {
+function fileIdentity(path: string): FileIdentity {
   try {
     const { dev, ino } = statSync(path);
     return { dev, ino };
@@ -214,7 +214,7 @@ export function fileIdentity(path: string): FileIdentity {
   }
 }
 
-export const sameFile = (a: FileIdentity, b: FileIdentity): boolean =>
+const sameFile = (a: FileIdentity, b: FileIdentity): boolean =>
   a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
 
 /**

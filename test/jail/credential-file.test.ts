@@ -3,7 +3,14 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpUpstream, type Upstream } from "../proxy/helpers.js";
-import { makeSandbox, RUNNERS, type Runner, type Sandbox, spawnAs } from "../support/jail-run.js";
+import {
+  collectOutput,
+  makeSandbox,
+  RUNNERS,
+  type Runner,
+  type Sandbox,
+  spawnAs,
+} from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
 const FIRST = `sk-first-${"a".repeat(40)}`;
@@ -71,26 +78,20 @@ async function replaceDuringRun(
 ) {
   const creds = join(sandbox.home, ".agentcfg", "creds.json");
   const child = spawnAs(runner, sandbox, argv, env);
-  let stdout = "";
-  let stderr = "";
-  let saved = false;
-  child.stdout?.on("data", (chunk) => {
-    stdout += chunk;
-    if (!saved && stdout.includes("\n")) {
-      saved = true;
-      const next = `${creds}.new`;
-      writeFileSync(next, JSON.stringify({ token: SECOND }));
-      if (runner.uid !== null) spawnSync("chown", [String(runner.uid), next]);
-      renameSync(next, creds);
-    }
-  });
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
+  let firstLine = "";
+  child.stdout?.on("data", function saveOnFirstLine(chunk) {
+    firstLine += chunk;
+    if (!firstLine.includes("\n")) return;
+    child.stdout?.off("data", saveOnFirstLine);
+    const next = `${creds}.new`;
+    writeFileSync(next, JSON.stringify({ token: SECOND }));
+    if (runner.uid !== null) spawnSync("chown", [String(runner.uid), next]);
+    renameSync(next, creds);
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  const status = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  const result = await collectOutput(child);
   clearTimeout(timer);
-  return { status, stdout, stderr };
+  return result;
 }
 
 describe.each(RUNNERS)("a credential file the host replaces during a run, as $label", (runner) => {

@@ -12,7 +12,7 @@ import {
   withStagedStore,
 } from "../../src/runtime/linux/store-stager.js";
 import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
-import { makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
+import { collectOutput, makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
 const EXTRA_PATHS = STAGE_ABOVE_PATHS + 50;
@@ -145,25 +145,16 @@ describe("when staging fails, nothing starts", () => {
     tree: mkdtempSync(join(dir, "tree-")),
   });
 
-  /** Runs argv and collects its output; `answer` is what the stager's go pipe gives (null: it closes). */
+  /** Runs argv and collects its output; with "stager", fds 20 and 21 are pipes and 21 closes at once. */
   async function run(argv: readonly string[], extraFds: "stager" | "none") {
     const stdio: ("inherit" | "pipe" | "ignore")[] = ["ignore", "pipe", "pipe"];
     if (extraFds === "stager") {
       for (let fd = 3; fd <= GO_FD; fd++) stdio.push(fd >= READY_FD ? "pipe" : "ignore");
     }
     const child = spawn(argv[0] as string, argv.slice(1), { stdio });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr?.on("data", (chunk) => {
-      stderr += chunk;
-    });
     // The stager's answer never comes: its end of the go pipe closes.
     if (extraFds === "stager") (child.stdio as unknown as (Writable | null)[])[GO_FD]?.end();
-    const status = await new Promise<number | null>((resolve) => child.once("close", resolve));
-    return { status, stdout, stderr };
+    return collectOutput(child);
   }
 
   it("the stager refuses a path that is not in the store, before starting bwrap", async () => {

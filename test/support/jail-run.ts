@@ -1,4 +1,4 @@
-import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,6 +105,11 @@ export async function runAsAsync(
     stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
   child.stdin?.end(input);
+  return collectOutput(child);
+}
+
+/** A child's stdout, stderr and exit status, once it has closed. */
+export async function collectOutput(child: ChildProcess): Promise<RunResult> {
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk) => {

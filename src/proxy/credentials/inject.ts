@@ -92,7 +92,7 @@ function basicCredentials(value: string): { scheme: string; pair: string } | nul
 }
 
 /** Whether a header value holds `text`, as it is or inside Basic credentials (git sends a token as their password). */
-export function headerHolds(value: string, text: string): boolean {
+function headerHolds(value: string, text: string): boolean {
   return value.includes(text) || (basicCredentials(value)?.pair.includes(text) ?? false);
 }
 
@@ -106,7 +106,7 @@ export function editBasic(value: string, edit: (pair: string) => string): string
 }
 
 /** A header value with `text` replaced by `by`, inside Basic credentials too. */
-export function replaceInHeader(value: string, text: string, by: string): string {
+function replaceInHeader(value: string, text: string, by: string): string {
   return editBasic(value, (pair) => pair.replaceAll(text, by)).replaceAll(text, by);
 }
 

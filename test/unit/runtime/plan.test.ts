@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { JailSetupError } from "../../../src/runtime/errors.js";
-import { bwrapArgs, encodeArgs } from "../../../src/runtime/linux/bwrap.js";
+import { type BwrapInputs, bwrapArgs, encodeArgs } from "../../../src/runtime/linux/bwrap.js";
 import { synthesiseEtc } from "../../../src/runtime/linux/etc.js";
-import { type HostFacts, planJail } from "../../../src/runtime/plan.js";
+import { type HostFacts, type JailPlan, planJail } from "../../../src/runtime/plan.js";
 import { sampleJailConfig } from "../../support/jail-config.js";
 
 const host: HostFacts = {
@@ -69,6 +69,26 @@ describe("planJail", () => {
     expect(() => planJail(config, host, [], {})).toThrow("config path ~/ would expose your home");
   });
 });
+
+/** Inputs with nothing but the plan: no store, no /etc, no seccomp, no pid_max. */
+function minimalInputs(plan: JailPlan): BwrapInputs {
+  return {
+    plan,
+    store: { kind: "binds", paths: [] },
+    stagingDir: "/run/x/store",
+    storeExtras: [],
+    etcFiles: {},
+    caBundle: "/ca",
+    localtime: null,
+    sh: "/sh",
+    env: "/env",
+    sockets: [],
+    seccompFd: null,
+    statusFd: 4,
+    pidMaxFd: null,
+    protection: [],
+  };
+}
 
 describe("bwrapArgs", () => {
   const plan = planJail(sampleJailConfig(), host, [], {});
@@ -144,24 +164,12 @@ describe("bwrapArgs", () => {
 
   it("binds a staged store as one directory, with the first process's closure over it", () => {
     const staged = bwrapArgs({
-      plan,
+      ...minimalInputs(plan),
       store: {
         kind: "staged",
         direct: ["/nix/store/fff-bash", "/nix/store/iii-glibc"],
         staged: ["/nix/store/aaa-agent"],
       },
-      stagingDir: "/run/x/store",
-      storeExtras: [],
-      etcFiles: {},
-      caBundle: "/ca",
-      localtime: null,
-      sh: "/nix/store/fff-bash/bin/bash",
-      env: "/env",
-      sockets: [],
-      seccompFd: null,
-      statusFd: 4,
-      pidMaxFd: null,
-      protection: [],
     }).join(" ");
     const view = staged.indexOf("--ro-bind /run/x/store /nix/store");
     expect(view).toBeGreaterThan(-1);
@@ -207,22 +215,7 @@ describe("bwrapArgs", () => {
       [],
       {},
     );
-    const optionalArgs = bwrapArgs({
-      plan: optional,
-      store: { kind: "binds", paths: [] },
-      stagingDir: "/run/x/store",
-      storeExtras: [],
-      etcFiles: {},
-      caBundle: "/ca",
-      localtime: null,
-      sh: "/sh",
-      env: "/env",
-      sockets: [],
-      seccompFd: null,
-      statusFd: 4,
-      pidMaxFd: null,
-      protection: [],
-    }).join(" ");
+    const optionalArgs = bwrapArgs(minimalInputs(optional)).join(" ");
     expect(optionalArgs).toContain("--ro-bind-try /srv/data /srv/data");
     expect(optionalArgs).not.toContain("--seccomp");
     // A kernel with a global pid_max: never written, and /proc/sys read-only all the same.
