@@ -1,29 +1,11 @@
 // Added latency of a keep-alive HTTPS request through the decrypting proxy (small response),
 // against the same request direct. Requests alternate between the two, one at a time.
 // Usage: node bench/proxy/latency.mjs [requests per mode, default 3000]
-import https from "node:https";
-import { bundle, fetchLength, fmt, loopReport, spawnRole, summary, tunnelAgent } from "./lib.mjs";
+import { directAndInspect, fetchLength, fmt, loopReport, summary } from "./lib.mjs";
 
 const count = Number(process.argv[2] ?? 3000);
 
-await bundle();
-const upstream = await spawnRole("upstream");
-const proxy = await spawnRole("proxy", {
-  rules: [{ action: "allow", host: "inspect.test" }],
-  upstreams: { "inspect.test": { address: "127.0.0.1", port: upstream.port } },
-  extraUpstreamCaPems: [upstream.caPem],
-});
-
-const modes = {
-  direct: {
-    agent: new https.Agent({ keepAlive: true, maxSockets: 1, ca: upstream.caPem }),
-    options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
-  },
-  inspect: {
-    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, maxSockets: 1, ca: proxy.caPem }),
-    options: { host: "inspect.test", port: 443 },
-  },
-};
+const { upstream, proxy, modes } = await directAndInspect();
 const times = { direct: [], inspect: [] };
 for (let i = 0; i < 200; i++) {
   for (const { agent, options } of Object.values(modes))

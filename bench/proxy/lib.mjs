@@ -85,6 +85,31 @@ export function tunnelAgent(socketPath, options) {
   return agent;
 }
 
+/**
+ * An upstream and a decrypting proxy in front of it, with one keep-alive connection to the
+ * upstream each way: `direct`, and `inspect` (tunnelled through the proxy as inspect.test).
+ */
+export async function directAndInspect() {
+  await bundle();
+  const upstream = await spawnRole("upstream");
+  const proxy = await spawnRole("proxy", {
+    rules: [{ action: "allow", host: "inspect.test" }],
+    upstreams: { "inspect.test": { address: "127.0.0.1", port: upstream.port } },
+    extraUpstreamCaPems: [upstream.caPem],
+  });
+  const modes = {
+    direct: {
+      agent: new https.Agent({ keepAlive: true, maxSockets: 1, ca: upstream.caPem }),
+      options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
+    },
+    inspect: {
+      agent: tunnelAgent(proxy.socketPath, { keepAlive: true, maxSockets: 1, ca: proxy.caPem }),
+      options: { host: "inspect.test", port: 443 },
+    },
+  };
+  return { upstream, proxy, modes };
+}
+
 /** Resolves with the response body length after reading it all. */
 export function fetchLength(options) {
   return new Promise((resolve, reject) => {

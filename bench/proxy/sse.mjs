@@ -3,30 +3,13 @@
 // upstream wrote it. Streams alternate between the two, one at a time.
 // Usage: node bench/proxy/sse.mjs [streams per mode, default 200] [events per stream, default 20]
 import https from "node:https";
-import { bundle, fmt, loopReport, spawnRole, summary, tunnelAgent } from "./lib.mjs";
+import { directAndInspect, fmt, loopReport, summary } from "./lib.mjs";
 
 const streams = Number(process.argv[2] ?? 200);
 const events = Number(process.argv[3] ?? 20);
 const GAP_MS = 5;
 
-await bundle();
-const upstream = await spawnRole("upstream");
-const proxy = await spawnRole("proxy", {
-  rules: [{ action: "allow", host: "inspect.test" }],
-  upstreams: { "inspect.test": { address: "127.0.0.1", port: upstream.port } },
-  extraUpstreamCaPems: [upstream.caPem],
-});
-
-const modes = {
-  direct: {
-    agent: new https.Agent({ keepAlive: true, maxSockets: 1, ca: upstream.caPem }),
-    options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
-  },
-  inspect: {
-    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, maxSockets: 1, ca: proxy.caPem }),
-    options: { host: "inspect.test", port: 443 },
-  },
-};
+const { upstream, proxy, modes } = await directAndInspect();
 
 /** One stream: ms from sending the request to the first event, and each event's delay in ms. */
 function stream({ agent, options }) {
