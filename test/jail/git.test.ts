@@ -1,12 +1,12 @@
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
-import { fakeApiEnv } from "../support/e2e.js";
+import { fakeApiEnv, latestAuditEntries } from "../support/e2e.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
@@ -191,12 +191,7 @@ describe.each(RUNNERS)("git through a read-only GitHub policy, jailed as $label"
     expect(requests).toContain("POST /me/repo.git/git-upload-pack");
     expect(requests).not.toContain("POST /me/repo.git/git-receive-pack");
 
-    const runs = join(sandbox.root, "state", "jailed", "runs");
-    const newest = readdirSync(runs).sort().at(-1) as string;
-    const entries = readFileSync(join(runs, newest), "utf8")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entries = latestAuditEntries(sandbox);
     expect(entries).toContainEqual(
       expect.objectContaining({
         method: "POST",

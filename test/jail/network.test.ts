@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, startHttpUpstream, type Upstream } from "../proxy/helpers.js";
+import { latestAuditEntries } from "../support/e2e.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox, spawnAs } from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
@@ -131,12 +132,7 @@ describe.each(RUNNERS)("the network of a jail run as $label", (runner) => {
     const notices = result.stderr.split("\n").filter((line) => line.startsWith("jailed:"));
     expect(notices).toHaveLength(1);
     expect(notices[0]).toContain("denied.test");
-    const runs = join(sandbox.root, "state", "jailed", "runs");
-    const newest = readdirSync(runs).sort().at(-1) as string;
-    const entries = readFileSync(join(runs, newest), "utf8")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entries = latestAuditEntries(sandbox);
     expect(entries.map((entry) => [entry.method, entry.url, entry.decision])).toEqual([
       ["GET", "http://denied.test/1", "deny"],
       ["GET", "http://denied.test/2", "deny"],

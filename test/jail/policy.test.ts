@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpsUpstream, type Upstream } from "../proxy/helpers.js";
-import { fakeApiEnv } from "../support/e2e.js";
+import { fakeApiEnv, latestAuditEntries } from "../support/e2e.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
 import { nixBuild, withJailedLib } from "../support/nix.js";
 
@@ -108,12 +108,7 @@ describe.each(RUNNERS)("a policy file in a jail run as $label", (runner) => {
 
   it("logs the denied POST in the run's audit log", async () => {
     await status(ours, "-X POST -d x https://api.github.com/repos/me/project");
-    const runs = join(sandbox.root, "state", "jailed", "runs");
-    const newest = readdirSync(runs).sort().at(-1) as string;
-    const entries = readFileSync(join(runs, newest), "utf8")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entries = latestAuditEntries(sandbox);
     expect(entries.map((entry) => [entry.method, entry.url, entry.decision])).toContainEqual([
       "POST",
       "https://api.github.com/repos/me/project",

@@ -18,6 +18,16 @@ export function auditText(sandbox: Sandbox): string {
     .join("");
 }
 
+/** The entries of the sandbox's newest audit log (its last run's). */
+export function latestAuditEntries(sandbox: Sandbox): Record<string, unknown>[] {
+  const runs = join(sandbox.root, "state", "jailed", "runs");
+  const newest = readdirSync(runs).sort().at(-1) as string;
+  return readFileSync(join(runs, newest), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** A secret on the host, outside the jail's reach (not in home, not in the project), readable by the runner. */
 export function hostSecret(sandbox: Sandbox, runner: Runner, value: string): string {
   const secret = join(sandbox.root, "secret");
