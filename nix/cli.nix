@@ -15,9 +15,11 @@ pkgs.runCommandLocal "jailed"
   }
   ''
     mkdir -p $out/bin
-    cat > $out/bin/jailed <<'EOF'
-    #!${pkgs.bash}/bin/bash
-    exec ${pkgs.nodejs}/bin/node ${jailedLib.runtime}/jailed.mjs --cli ${base.configFile} "$@"
-    EOF
+    cp ${
+      jailedLib.launcher "jailed" [
+        "--cli"
+        base.configFile
+      ]
+    } $out/bin/jailed
     chmod +x $out/bin/jailed
   ''

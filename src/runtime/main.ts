@@ -14,7 +14,7 @@ function parseWrapperArgv(argv: readonly string[]): { configPath: string; args: 
   return { configPath: own[1], args: separator === -1 ? [] : argv.slice(separator + 1) };
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+async function run(argv: readonly string[]): Promise<number> {
   // The jailed CLI's own wrapper passes `--cli <its base config>` before the user's arguments.
   if (argv[0] === "--cli" && argv[1] !== undefined) {
     const { runCli } = await import("./cli.js");
@@ -31,14 +31,23 @@ async function main(argv: readonly string[]): Promise<number> {
   return runLinuxJail(config, args);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const message =
-      error instanceof JailSetupError ? error.message : `internal error: ${(error as Error).stack}`;
-    process.stderr.write(`jailed: ${message}\n`);
-    process.exitCode = SETUP_EXIT_CODE;
-  },
-);
+/**
+ * The bundle's one export, called by the launchers nix/lib.nix writes: a node script that passes
+ * `--config <jail.json> -- ARGS` (or `--cli <base config> ARGS`) here. Being node's main script
+ * itself, rather than a shell that execs node, saves a shell's start on every run.
+ */
+export function main(argv: readonly string[]): void {
+  run(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const message =
+        error instanceof JailSetupError
+          ? error.message
+          : `internal error: ${(error as Error).stack}`;
+      process.stderr.write(`jailed: ${message}\n`);
+      process.exitCode = SETUP_EXIT_CODE;
+    },
+  );
+}

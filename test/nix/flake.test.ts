@@ -8,9 +8,9 @@ import { buildFlakeOutput, evalFlakeJson, nixBuild, withJailedLib } from "../sup
 
 const system = "x86_64-linux";
 
-/** The JailConfig file a wrapper script hands the runtime. */
+/** The JailConfig file a wrapper's launcher hands the runtime. */
 function configFileOf(wrapperBin: string): string {
-  const match = /--config (\S+)/.exec(readFileSync(wrapperBin, "utf8"));
+  const match = /"--config","([^"]+)"/.exec(readFileSync(wrapperBin, "utf8"));
   if (match?.[1] === undefined) throw new Error(`no --config in ${wrapperBin}`);
   return match[1];
 }
