@@ -1,21 +1,18 @@
 import type { Limits } from "../spec/jail-config.js";
 
 /**
- * argv that sets the jail's resource limits and then execs `argv`, so the agent keeps the pid (signals
- * still reach it). Bash builtins only: the closure may hold nothing else. Each limit is set hard as
- * well as soft, and raising a hard limit needs CAP_SYS_RESOURCE in the host's user namespace, which
- * nothing in the jail has. A limit above the host's hard limit cannot be set; the inherited, lower one
- * then stays, which is never looser than asked. Core dumps are always off: a dump holds the process's
- * memory, credentials included, and the host's core handler runs outside the jail.
+ * The bash lines that set the jail's resource limits, for the jail's first process. Each limit is set
+ * hard as well as soft, and raising a hard limit needs CAP_SYS_RESOURCE in the host's user namespace,
+ * which nothing in the jail has. A limit above the host's hard limit cannot be set; the inherited,
+ * lower one then stays, which is never looser than asked. Core dumps are always off: a dump holds the
+ * process's memory, credentials included, and the host's core handler runs outside the jail.
  */
-export function withLimits(argv: readonly string[], limits: Limits, sh: string): string[] {
-  const script = [
+export function limitsStep(limits: Limits): string {
+  return [
     "ulimit -SHc 0 || exit 2",
     `ulimit -SHn ${limits.nofile} 2>/dev/null`,
     `ulimit -SHu ${limits.nproc} 2>/dev/null`,
-    'exec "$@"',
   ].join("\n");
-  return [sh, "-c", script, "jailed", ...argv];
 }
 
 /** The kernel refuses a pid namespace's pid_max outside these bounds (RESERVED_PIDS + 1, PID_MAX_LIMIT). */

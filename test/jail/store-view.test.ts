@@ -4,12 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jailEntry } from "../../src/runtime/linux/entry.js";
 import { hostArch } from "../../src/runtime/linux/seccomp/index.js";
 import {
   GO_FD,
   READY_FD,
+  STAGED_STORE_STEP,
   stagerArgv,
-  withStagedStore,
 } from "../../src/runtime/linux/store-stager.js";
 import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
 import { collectOutput, makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
@@ -186,7 +187,10 @@ describe("when staging fails, nothing starts", () => {
   });
 
   it("the jail's first process does not exec the agent without the stager's ok", async () => {
-    const result = await run(withStagedStore(["/bin/echo", "agent ran"], "/bin/bash"), "stager");
+    const result = await run(
+      jailEntry("/bin/bash", [STAGED_STORE_STEP], ["/bin/echo", "agent ran"]),
+      "stager",
+    );
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe("jailed: the jail's /nix/store is incomplete; not starting\n");
     expect(result.status).toBe(2);

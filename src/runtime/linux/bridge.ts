@@ -1,3 +1,5 @@
+import { shellWord } from "./entry.js";
+
 /** The port the bridge listens on inside the jail; the jail's network namespace is its own, so any port is free. */
 export const BRIDGE_PORT = 3128;
 
@@ -18,26 +20,21 @@ export function proxyEnv(token: string): Record<string, string> {
 }
 
 /**
- * argv that starts the bridge (socat from the closure: 127.0.0.1:PORT -> the proxy's unix socket) and
- * waits until it listens before exec'ing the agent, so the agent's first request never races it. The
- * wait reads /proc/net/tcp with bash builtins only: the closure may hold nothing else. socat's own log
- * goes nowhere: a client hanging up is routine, and the proxy's audit log records every exchange.
+ * The bash lines, for the jail's first process (entry.ts), that start the bridge (socat from the
+ * closure: 127.0.0.1:PORT -> the proxy's unix socket) and wait until it listens, so the agent's first
+ * request never races it. The wait reads /proc/net/tcp with bash builtins only: the closure may hold
+ * nothing else. socat's own log goes nowhere: a client hanging up is routine, and the proxy's audit
+ * log records every exchange.
  */
-export function withBridge(
-  argv: readonly string[],
-  tools: { sh: string; socat: string },
-  socketPath: string,
-): string[] {
+export function bridgeStep(socat: string, socketPath: string): string {
   const local = `0100007F:${BRIDGE_PORT.toString(16).toUpperCase().padStart(4, "0")}`;
-  // exec only after the loop: inside it, stdin is /proc/net/tcp, and the agent must keep the caller's.
-  const script = `"$0" -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:${socketPath}' &
+  // The agent is exec'd after the loop: inside it, stdin is /proc/net/tcp.
+  return `${shellWord(socat)} -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr ${shellWord(`UNIX-CONNECT:${socketPath}`)} &
 ready=
 for ((i = 0; i < 20000; i++)); do
   while read -r _ local _ state _; do
     [[ $local == ${local} && $state == 0A ]] && ready=1 && break 2
   done </proc/net/tcp
 done
-[[ $ready ]] || { echo "jailed: the bridge to the proxy did not start" >&2; exit 2; }
-exec "$@"`;
-  return [tools.sh, "-c", script, tools.socat, ...argv];
+[[ $ready ]] || { echo "jailed: the bridge to the proxy did not start" >&2; exit 2; }`;
 }

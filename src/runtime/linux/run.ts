@@ -16,18 +16,19 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { JailConfig } from "../../spec/jail-config.js";
 import { JailSetupError } from "../errors.js";
-import { withLimits } from "../limits.js";
+import { limitsStep } from "../limits.js";
 import type { RunNetwork } from "../network.js";
 import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
-import { proxyEnv, withBridge } from "./bridge.js";
+import { bridgeStep, proxyEnv } from "./bridge.js";
 import { bwrapArgs, encodeArgs } from "./bwrap.js";
+import { jailEntry } from "./entry.js";
 import { synthesiseEtc } from "./etc.js";
 import { openPidMaxFd } from "./pid-max.js";
 import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
 import { hostArch } from "./seccomp/abi.js";
 import { seccompFilter } from "./seccomp/prebuilt.js";
-import { stagerArgv, withStagedStore } from "./store-stager.js";
+import { STAGED_STORE_STEP, stagerArgv } from "./store-stager.js";
 import {
   closureOf,
   parseRegistration,
@@ -292,13 +293,16 @@ export async function runLinuxJail(
           : (networkModule?.writeDummyFiles(credentials, runDir) ?? [])),
       ],
     });
-    // Limits wrap the bridge too, so socat lives under the same limits as the agent.
-    const limited = withLimits(
-      network === null ? plan.argv : withBridge(plan.argv, config.tools, network.socketPath),
-      plan.limits,
+    // The store first (socat is in it), then the limits, so socat lives under them as the agent does.
+    const command = jailEntry(
       config.tools.sh,
+      [
+        ...(store.kind === "staged" ? [STAGED_STORE_STEP] : []),
+        limitsStep(plan.limits),
+        ...(network === null ? [] : [bridgeStep(config.tools.socat, network.socketPath)]),
+      ],
+      plan.argv,
     );
-    const command = store.kind === "staged" ? withStagedStore(limited, config.tools.sh) : limited;
     const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
     const seccompFd = privateFileFd(
       join(runDir, "seccomp.bpf"),

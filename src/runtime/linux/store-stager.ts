@@ -147,17 +147,13 @@ export function stagerArgv(
 }
 
 /**
- * argv for the jail's first process: tell the stager the jail is set up, wait until the whole closure is
- * there, then exec `argv` without the pipes. Bash builtins only: until then the store holds only bash's
- * own closure.
+ * The bash lines, first in the jail's first process (entry.ts), that tell the stager the jail is set
+ * up, wait until the whole closure is there, and close both pipes before anything else runs. Bash
+ * builtins only: until then the store holds only bash's own closure.
  */
-export function withStagedStore(argv: readonly string[], sh: string): string[] {
-  const script = [
-    // A stager that already failed has closed the pipe: go on to read its (missing) answer, not die of SIGPIPE.
-    `trap '' PIPE; printf . >&${READY_FD}; exec ${READY_FD}>&-; trap - PIPE`,
-    `IFS= read -r go <&${GO_FD}; exec ${GO_FD}<&-`,
-    `[[ $go == ok ]] || { echo "jailed: the jail's /nix/store is incomplete; not starting" >&2; exit 2; }`,
-    'exec "$@"',
-  ].join("\n");
-  return [sh, "-c", script, "jailed", ...argv];
-}
+export const STAGED_STORE_STEP = [
+  // A stager that already failed has closed the pipe: go on to read its (missing) answer, not die of SIGPIPE.
+  `trap '' PIPE; printf . >&${READY_FD}; exec ${READY_FD}>&-; trap - PIPE`,
+  `IFS= read -r go <&${GO_FD}; exec ${GO_FD}<&-`,
+  `[[ $go == ok ]] || { echo "jailed: the jail's /nix/store is incomplete; not starting" >&2; exit 2; }`,
+].join("\n");

@@ -2,36 +2,20 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
   kernelHasPidNamespaceMax,
+  limitsStep,
   pidNamespaceMax,
-  withLimits,
 } from "../../../src/runtime/limits.js";
+import { jailEntry } from "../../../src/runtime/linux/entry.js";
 
-describe("withLimits", () => {
-  const argv = withLimits(
-    ["/nix/store/a-agent/bin/agent", "--x", "a b"],
-    { nofile: 512, nproc: 77 },
-    "/bin/bash",
-  );
-
-  it("runs the agent's argv, untouched, behind a bash prelude", () => {
-    expect(argv.slice(0, 2)).toEqual(["/bin/bash", "-c"]);
-    expect(argv.slice(3)).toEqual(["jailed", "/nix/store/a-agent/bin/agent", "--x", "a b"]);
-  });
-
-  it("sets each limit soft and hard, core dumps to 0, and execs", () => {
-    // What bash then does with it, on this machine's bash: limits are inherited through exec.
-    const result = spawnSync(
+describe("limitsStep", () => {
+  it("sets each limit soft and hard and core dumps to 0, inherited through the agent's exec", () => {
+    // What bash does with it, on this machine's bash.
+    const [command, ...args] = jailEntry(
       "bash",
-      [
-        "-c",
-        argv[2] as string,
-        "jailed",
-        "bash",
-        "-c",
-        "ulimit -Sc; ulimit -Hc; ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu; echo $$",
-      ],
-      { encoding: "utf8" },
-    );
+      [limitsStep({ nofile: 512, nproc: 77 })],
+      ["bash", "-c", "ulimit -Sc; ulimit -Hc; ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu"],
+    ) as [string, ...string[]];
+    const result = spawnSync(command, args, { encoding: "utf8" });
     const [sc, hc, sn, hn, su, hu] = result.stdout.trim().split("\n");
     expect([sc, hc, sn, hn, su, hu]).toEqual(["0", "0", "512", "512", "77", "77"]);
     expect(result.status).toBe(0);
@@ -43,10 +27,10 @@ describe("withLimits", () => {
       process.getuid?.() === 0
         ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
         : [];
-    const higher = withLimits(
-      ["bash", "-c", "ulimit -Sn; ulimit -Hn"],
-      { nofile: 100_000, nproc: 77 },
+    const higher = jailEntry(
       "bash",
+      [limitsStep({ nofile: 100_000, nproc: 77 })],
+      ["bash", "-c", "ulimit -Sn; ulimit -Hn"],
     );
     const [command, ...args] = [
       ...asUser,
