@@ -1,27 +1,19 @@
 import { X509Certificate } from "node:crypto";
-import { chmod } from "node:fs/promises";
-import type { Server } from "node:http";
-import { isIP } from "node:net";
-import { createSecureContext, type SecureContext } from "node:tls";
+import { chmodSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
 import type { Rule } from "../spec/policy.js";
 import { openAuditLog } from "./audit.js";
 import { createProxyAuthCheck } from "./auth.js";
-import { createCredentialSwap, type ResolvedCredential } from "./credentials/index.js";
-import { createRouter, type Resolve, resolveWithSystem, type UpstreamMap } from "./dial.js";
+import type { ResolvedCredential } from "./credentials/inject.js";
+import type { Resolve, UpstreamMap } from "./dial.js";
 import { compilePolicy } from "./policy/index.js";
-import { createProxyServer } from "./server.js";
-import { createCertificateAuthority } from "./tls/authority.js";
+import { createRunCa } from "./tls/ca.js";
 
 export type { AuditEntry } from "./audit.js";
 export { proxyAuthorization } from "./auth.js";
-export {
-  CredentialError,
-  makeDummy,
-  type ResolvedCredential,
-  type ResolvedOAuth,
-  readCredentialSource,
-  valueInFile,
-} from "./credentials/index.js";
+export { makeDummy } from "./credentials/dummy.js";
+export type { ResolvedCredential, ResolvedOAuth } from "./credentials/inject.js";
+export { CredentialError, readCredentialSource, valueInFile } from "./credentials/source.js";
 export type { Resolve, ResolvedAddress, UpstreamMap } from "./dial.js";
 export { PolicyError } from "./policy/index.js";
 
@@ -51,8 +43,26 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** Starts the run's policy proxy; rejects on a bad rule (PolicyError) or an unusable path. */
-export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+/** The proxy before it answers: its policy, CA, audit log and socket, ready for the jail to start. */
+export interface PreparedProxy {
+  /** The run's CA certificate: the jail's trust bundle must include it. */
+  caCertPem: string;
+  /**
+   * Loads the half that answers clients (node:http, node:tls and the proxy's request code) and
+   * hands it every connection accepted so far. A run calls it once the jail is starting, so that
+   * loading overlaps bubblewrap's setup instead of delaying it.
+   */
+  serve(): Promise<RunningProxy>;
+  /** For a run that stops before serve(): closes the socket, its connections and the audit log. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything that can refuse a start, done before the jail starts: the policy is compiled (a bad
+ * rule rejects with PolicyError), the CA made, the audit log opened, and the socket listening.
+ * Connections accepted before serve() wait, unanswered; nothing is forwarded until then.
+ */
+export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy> {
   const policy = compilePolicy(options.rules);
   const checkAuth = createProxyAuthCheck(options.token);
   // Node would ignore a bad one silently (and its upstreams would fail later): say so now.
@@ -65,62 +75,62 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       );
     }
   }
-  const authority = createCertificateAuthority();
+  const ca = createRunCa();
   const audit = await openAuditLog(options.auditPath);
-  let trust: SecureContext | undefined;
-  const upstreamTrust = () => {
-    // Node's default store plus the extras. Passing all roots as `ca` would parse ~140 PEMs
-    // (~40 ms); adding to a copy of the default store costs ~2 ms.
-    if (trust === undefined) {
-      trust = createSecureContext();
-      for (const pem of options.extraUpstreamCaPems ?? []) trust.context.addCACert(pem);
-    }
-    return trust;
+  const held = new Set<Socket>();
+  let accept = (socket: Socket): void => {
+    held.add(socket);
+    socket.once("close", () => held.delete(socket));
   };
-  const proxy = createProxyServer({
-    policy,
-    route: createRouter({
-      resolve: options.lookup ?? resolveWithSystem,
-      namedAddresses: policy.namedAddresses,
-      upstreams: options.upstreams ?? {},
-    }),
-    authority,
-    audit,
-    checkAuth,
-    upstreamTrust,
-    onDeny: options.onDeny,
-    credentials:
-      options.credentials === undefined || options.credentials.length === 0
-        ? null
-        : createCredentialSwap(options.credentials),
-  });
+  // Half-open like node:http's own server: a client that has sent its last request still reads the answer.
+  const socket = createServer({ allowHalfOpen: true }, (connection) => accept(connection));
   try {
-    await listen(proxy.server, options.socketPath);
-    await chmod(options.socketPath, 0o600);
+    await listen(socket, options.socketPath);
+    chmodSync(options.socketPath, 0o600);
   } catch (error) {
-    await proxy.close().catch(() => {});
+    socket.close();
     await audit.close();
     throw error;
   }
-  // Work the first request would otherwise pay for, done one step per turn of the event loop: Node's
-  // root store (built on first use: ~35 ms, unless NODE_EXTRA_CA_CERTS made Node load it at startup),
-  // the certificate path's first run (~5 ms), and the regex node:net compiles for the first host name
-  // it connects to (~6 ms). It starts WARM_UP_DELAY_MS after the proxy does, once the jail is under way,
-  // and stops when the proxy closes: a run that ends sooner (`--version`, `--help`) never pays for it.
-  const warmUp = scheduleWarmUp([
-    upstreamTrust,
-    () => authority.contextFor("warm-up.invalid"),
-    () => isIP("warm-up.invalid"),
-    () => isIP("warm-up.invalid"),
-  ]);
-  return {
-    caCertPem: authority.certPem,
-    async close() {
-      warmUp.cancel();
-      await proxy.close();
-      await audit.close();
-    },
+  const closeUnserved = async (): Promise<void> => {
+    socket.close();
+    for (const connection of held) connection.destroy();
+    await audit.close();
   };
+  return {
+    caCertPem: ca.certPem,
+    async serve() {
+      const { serveProxy } = await import("./serve.js");
+      const proxy = serveProxy({
+        policy,
+        checkAuth,
+        ca,
+        audit,
+        onDeny: options.onDeny,
+        credentials: options.credentials,
+        extraUpstreamCaPems: options.extraUpstreamCaPems,
+        upstreams: options.upstreams,
+        lookup: options.lookup,
+      });
+      accept = (connection) => proxy.server.emit("connection", connection);
+      for (const connection of held) accept(connection);
+      held.clear();
+      return {
+        caCertPem: ca.certPem,
+        async close() {
+          socket.close();
+          await proxy.close();
+          await audit.close();
+        },
+      };
+    },
+    close: closeUnserved,
+  };
+}
+
+/** Starts the run's policy proxy; rejects on a bad rule (PolicyError) or an unusable path. */
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  return (await prepareProxy(options)).serve();
 }
 
 function listen(server: Server, path: string): Promise<void> {
@@ -131,24 +141,4 @@ function listen(server: Server, path: string): Promise<void> {
       resolve();
     });
   });
-}
-
-/** Agents make their first request well after this (Node agents take 300+ ms just to boot). */
-const WARM_UP_DELAY_MS = 50;
-
-function scheduleWarmUp(steps: readonly (() => unknown)[]): { cancel(): void } {
-  let pending = [...steps];
-  const next = (): void => {
-    const step = pending.shift();
-    if (step === undefined) return;
-    step();
-    setImmediate(next).unref();
-  };
-  const timer = setTimeout(next, WARM_UP_DELAY_MS).unref();
-  return {
-    cancel() {
-      clearTimeout(timer);
-      pending = [];
-    },
-  };
 }

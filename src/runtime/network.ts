@@ -5,12 +5,13 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import {
   PolicyError,
+  type PreparedProxy,
   type ProxyOptions,
+  prepareProxy,
   type RunningProxy,
-  startProxy,
   type UpstreamMap,
 } from "../proxy/index.js";
-import { compilePolicy, PolicyFileError, parsePolicyFile } from "../proxy/policy/index.js";
+import { compilePolicy } from "../proxy/policy/index.js";
 import type { JailConfig } from "../spec/jail-config.js";
 import type { Rule } from "../spec/policy.js";
 import type { RunCredentials } from "./credentials.js";
@@ -23,9 +24,12 @@ export {
   writeDummyFiles,
 } from "./credentials.js";
 
-/** What the jail needs from a started proxy. */
+/** What the jail needs from the run's proxy. */
 export interface RunNetwork {
-  proxy: RunningProxy;
+  /** Starts answering the jail's connections: call it once the jail is starting. */
+  serve(): Promise<void>;
+  /** Closes the proxy and its connections, served or not yet; the same promise on every call. */
+  close(): Promise<void>;
   token: string;
   socketPath: string;
   /** nixpkgs' CA bundle plus the run's CA, written in the run directory. */
@@ -89,6 +93,8 @@ async function rulesOf(config: JailConfig): Promise<Rule[]> {
       `cannot read the policy file ${policyFile}: ${(error as Error).message}`,
     );
   }
+  // The TOML parser loads only for a run with a policy file.
+  const { PolicyFileError, parsePolicyFile } = await import("../proxy/policy/file.js");
   try {
     return [...parsePolicyFile(text, policyFile), ...rules];
   } catch (error) {
@@ -122,9 +128,9 @@ export async function startRunNetwork(
   const socketPath = join(runDir, "proxy.sock");
   const auditPath = auditPathFor(process.env, home, config.name, new Date());
   mkdirSync(join(auditPath, ".."), { recursive: true, mode: 0o700 });
-  let proxy: RunningProxy;
+  let proxy: PreparedProxy;
   try {
-    proxy = await startProxy({
+    proxy = await prepareProxy({
       socketPath,
       token,
       rules: await rulesOf(config),
@@ -146,5 +152,24 @@ export async function startRunNetwork(
       mode: 0o644,
     },
   );
-  return { proxy, token, socketPath, caBundle, auditPath };
+  let served: Promise<RunningProxy> | null = null;
+  let closed: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    const running = served === null ? null : await served.catch(() => null);
+    await (running ?? proxy).close();
+  };
+  return {
+    async serve() {
+      served ??= proxy.serve();
+      await served;
+    },
+    close() {
+      closed ??= close();
+      return closed;
+    },
+    token,
+    socketPath,
+    caBundle,
+    auditPath,
+  };
 }

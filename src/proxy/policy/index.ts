@@ -22,6 +22,5 @@ export {
   explainPolicyDenial,
   explainRefusedAddress,
 } from "./explain.js";
-export { PolicyFileError, parsePolicyFile } from "./file.js";
 export { normalizeHost, parseHostPattern } from "./host.js";
 export { compilePathPattern, normalizePath } from "./path.js";

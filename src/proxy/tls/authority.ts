@@ -1,8 +1,7 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { buildCertificate, keyIdentifier, toPem } from "./certificate.js";
+import { createRunCa, type RunCa } from "./ca.js";
 
-/** The run's CA: its key lives only in this object, never on disk. */
+/** The run's CA as TLS servers use it. */
 export interface CertificateAuthority {
   /** The CA certificate, for the jail's trust bundle. */
   certPem: string;
@@ -15,94 +14,22 @@ export interface CertificateAuthority {
   contextFor(host: string): SecureContext;
 }
 
-const VALIDITY_MS = 397 * 24 * 3600 * 1000; // the longest validity clients accept for a leaf
-const BACKDATE_MS = 3600 * 1000; // tolerate a client clock a little behind
 /**
- * Leaf certificates kept, as PEM (~0.8 KB each): more hosts than a run usually talks to. The least
- * recently used goes first and is issued again (~0.2 ms) when needed.
+ * One context for all hosts. A context per host cost ~1 ms to make (OpenSSL 3 parses the PEM key and
+ * certificate slowly) and ~30 KB to keep; swapping the certificate in costs ~0.3 ms. `ca: []`: a
+ * server context verifies no peer, so it skips Node's root store (building that store on first use
+ * costs ~35 ms).
  */
-const LEAF_CACHE_SIZE = 256;
-
-function newKeyPair(): { publicKey: KeyObject; privateKey: KeyObject } {
-  return generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-}
-
-/** Positive 16-byte serial: the top bit clear, the next set so the length is fixed. */
-function serialNumber(): Buffer {
-  const serial = randomBytes(16);
-  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
-  return serial;
-}
-
-export function createCertificateAuthority(now = new Date()): CertificateAuthority {
-  const caKeys = newKeyPair();
-  const caKeyId = keyIdentifier(caKeys.publicKey);
-  const caName = `jailed run CA ${caKeyId.toString("hex").slice(0, 12)}`;
-  const notAfter = new Date(now.getTime() + VALIDITY_MS);
-  const certPem = toPem(
-    buildCertificate(
-      {
-        serial: serialNumber(),
-        issuerName: caName,
-        issuerKeyId: caKeyId,
-        subjectName: caName,
-        publicKey: caKeys.publicKey,
-        notBefore: new Date(now.getTime() - BACKDATE_MS),
-        notAfter,
-        profile: { kind: "ca" },
-      },
-      caKeys.privateKey,
-    ),
-  );
-  // One key for every leaf of the run: a key pair per host would cost more and protect nothing.
-  const leafKeys = newKeyPair();
-  const leafPems = new Map<string, string>();
-
-  const issue = (host: string): string =>
-    toPem(
-      buildCertificate(
-        {
-          serial: serialNumber(),
-          issuerName: caName,
-          issuerKeyId: caKeyId,
-          subjectName: host,
-          publicKey: leafKeys.publicKey,
-          notBefore: new Date(Date.now() - BACKDATE_MS),
-          notAfter,
-          profile: { kind: "server", host },
-        },
-        caKeys.privateKey,
-      ),
-    );
-
-  const leafPem = (host: string): string => {
-    const cached = leafPems.get(host);
-    if (cached !== undefined) {
-      leafPems.delete(host);
-      leafPems.set(host, cached);
-      return cached;
-    }
-    const pem = issue(host);
-    leafPems.set(host, pem);
-    const [oldest] = leafPems.keys();
-    if (leafPems.size > LEAF_CACHE_SIZE && oldest !== undefined) leafPems.delete(oldest);
-    return pem;
-  };
-
-  // One context for all hosts. A context per host cost ~1 ms to make (OpenSSL 3 parses the PEM
-  // key and certificate slowly) and ~30 KB to keep; swapping the certificate in costs ~0.3 ms.
-  // `ca: []`: a server context verifies no peer, so it skips Node's root store (building that
-  // store on first use costs ~35 ms).
+export function withHostContexts(ca: RunCa): CertificateAuthority {
   let context: SecureContext | undefined;
   let presenting: string | undefined;
-
   return {
-    certPem,
+    certPem: ca.certPem,
     contextFor(host) {
       if (host === presenting && context !== undefined) return context;
-      const cert = leafPem(host);
+      const cert = ca.leafPem(host);
       if (context === undefined) {
-        const key = leafKeys.privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+        const key = ca.leafKey().export({ type: "pkcs8", format: "pem" }) as string;
         context = createSecureContext({ key, cert, ca: [] });
       } else {
         context.context.setCert(cert);
@@ -111,4 +38,8 @@ export function createCertificateAuthority(now = new Date()): CertificateAuthori
       return context;
     },
   };
+}
+
+export function createCertificateAuthority(now = new Date()): CertificateAuthority {
+  return withHostContexts(createRunCa(now));
 }

@@ -250,11 +250,7 @@ export async function runLinuxJail(
   };
   process.once("exit", cleanup);
   let network: RunNetwork | null = null;
-  let networkClosed: Promise<void> | null = null;
-  const closeNetwork = (): Promise<void> => {
-    networkClosed ??= network?.proxy.close() ?? Promise.resolve();
-    return networkClosed;
-  };
+  const closeNetwork = (): Promise<void> => network?.close() ?? Promise.resolve();
   try {
     createMissing(plan.mounts);
     const protection = protectPaths(plan, runDir);
@@ -343,12 +339,22 @@ export async function runLinuxJail(
     const status: JailStatus = { childPid: null };
     watchStatus(child, status);
     const stopForwarding = forwardSignals(child, status);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
-      (resolve, reject) => {
-        child.once("error", reject);
-        child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
-      },
-    );
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+    });
+    // The proxy's HTTP and TLS half loads while bubblewrap sets the jail up; until it has, the
+    // jail's connections wait.
+    try {
+      await network?.serve();
+    } catch (error) {
+      child.kill("SIGKILL");
+      await exited.catch(() => {});
+      stopForwarding();
+      stopWatching();
+      throw error;
+    }
+    const [code, signal] = await exited;
     stopForwarding();
     stopWatching();
     if (replaced !== null) {

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  compilePolicy,
-  decide,
-  normalizePath,
-  PolicyFileError,
-  parsePolicyFile,
-} from "../../../src/proxy/policy/index.js";
+import { PolicyFileError, parsePolicyFile } from "../../../src/proxy/policy/file.js";
+import { compilePolicy, decide, normalizePath } from "../../../src/proxy/policy/index.js";
 
 const FILE = "/etc/jailed/p.toml";
 

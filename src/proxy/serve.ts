@@ -1,0 +1,96 @@
+import { isIP } from "node:net";
+import { createSecureContext, type SecureContext } from "node:tls";
+import type { AuditLog } from "./audit.js";
+import { createCredentialSwap, type ResolvedCredential } from "./credentials/index.js";
+import { createRouter, type Resolve, resolveWithSystem, type UpstreamMap } from "./dial.js";
+import type { CompiledPolicy } from "./policy/index.js";
+import { createProxyServer, type ProxyServer } from "./server.js";
+import { withHostContexts } from "./tls/authority.js";
+import type { RunCa } from "./tls/ca.js";
+
+/** What prepareProxy (index.ts) made before the jail started, for the half that answers clients. */
+export interface Prepared {
+  policy: CompiledPolicy;
+  checkAuth: (header: string | undefined) => boolean;
+  ca: RunCa;
+  audit: AuditLog;
+  onDeny: ((host: string, message: string) => void) | undefined;
+  credentials: readonly ResolvedCredential[] | undefined;
+  extraUpstreamCaPems: readonly string[] | undefined;
+  upstreams: UpstreamMap | undefined;
+  lookup: Resolve | undefined;
+}
+
+/**
+ * The proxy's HTTP and TLS half: node:http, node:https, node:tls, node:zlib and the code that answers
+ * clients, loaded once the jail is starting. Returns a server that listens nowhere: the caller hands
+ * it the connections its socket accepts.
+ */
+export function serveProxy(prepared: Prepared): ProxyServer {
+  let trust: SecureContext | undefined;
+  const upstreamTrust = () => {
+    // Node's default store plus the extras. Passing all roots as `ca` would parse ~140 PEMs
+    // (~40 ms); adding to a copy of the default store costs ~2 ms.
+    if (trust === undefined) {
+      trust = createSecureContext();
+      for (const pem of prepared.extraUpstreamCaPems ?? []) trust.context.addCACert(pem);
+    }
+    return trust;
+  };
+  const authority = withHostContexts(prepared.ca);
+  const proxy = createProxyServer({
+    policy: prepared.policy,
+    route: createRouter({
+      resolve: prepared.lookup ?? resolveWithSystem,
+      namedAddresses: prepared.policy.namedAddresses,
+      upstreams: prepared.upstreams ?? {},
+    }),
+    authority,
+    audit: prepared.audit,
+    checkAuth: prepared.checkAuth,
+    upstreamTrust,
+    onDeny: prepared.onDeny,
+    credentials:
+      prepared.credentials === undefined || prepared.credentials.length === 0
+        ? null
+        : createCredentialSwap(prepared.credentials),
+  });
+  // Work the first request would otherwise pay for, done one step per turn of the event loop: Node's
+  // root store (built on first use: ~35 ms, unless NODE_EXTRA_CA_CERTS made Node load it at startup),
+  // the certificate path's first run (~5 ms), and the regex node:net compiles for the first host name
+  // it connects to (~6 ms). It starts WARM_UP_DELAY_MS after the proxy does, once the jail is under way,
+  // and stops when the proxy closes: a run that ends sooner (`--version`, `--help`) never pays for it.
+  const warmUp = scheduleWarmUp([
+    upstreamTrust,
+    () => authority.contextFor("warm-up.invalid"),
+    () => isIP("warm-up.invalid"),
+    () => isIP("warm-up.invalid"),
+  ]);
+  return {
+    server: proxy.server,
+    async close() {
+      warmUp.cancel();
+      await proxy.close();
+    },
+  };
+}
+
+/** Agents make their first request well after this (Node agents take 300+ ms just to boot). */
+const WARM_UP_DELAY_MS = 50;
+
+function scheduleWarmUp(steps: readonly (() => unknown)[]): { cancel(): void } {
+  let pending = [...steps];
+  const next = (): void => {
+    const step = pending.shift();
+    if (step === undefined) return;
+    step();
+    setImmediate(next).unref();
+  };
+  const timer = setTimeout(next, WARM_UP_DELAY_MS).unref();
+  return {
+    cancel() {
+      clearTimeout(timer);
+      pending = [];
+    },
+  };
+}
