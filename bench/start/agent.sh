@@ -29,8 +29,8 @@ bench_rounds agent 4 "-N --warmup 2 --runs 10" \
   "srt $SRT_VERSION -c true" "$SRT -s $SRT_SETTINGS -c true" \
   "srt $SRT_VERSION -c 'codex --version'" "$SRT -s $SRT_SETTINGS -c '$codex --version'"
 
-# node's start by entry kind: the runtime bundle is an ES module, and node 20 boots its ESM loader
-# for one.
+# node's start by entry kind: the runtime bundle is CommonJS because node 20 boots its ES module
+# loader for an ES module entry; these rows show what that costs.
 echo >"$SANDBOX/empty.cjs"
 echo >"$SANDBOX/empty.mjs"
 bench_rounds agent-node 3 "-N --warmup 2 --runs 10" \
@@ -38,9 +38,9 @@ bench_rounds agent-node 3 "-N --warmup 2 --runs 10" \
   "node empty.cjs" "$node $SANDBOX/empty.cjs" \
   "node empty.mjs" "$node $SANDBOX/empty.mjs"
 
-# The wrapper's phases, marked from inside its node by bench/start/phases.mjs.
+# The wrapper's phases, marked from inside its node by bench/start/phases.cjs.
 rm -f "$OUT/phases.jsonl"
 for _ in $(seq 30); do
-  NODE_OPTIONS="--import $REPO/bench/start/phases.mjs" BENCH_PHASES_FILE=$OUT/phases.jsonl \
+  NODE_OPTIONS="--require $REPO/bench/start/phases.cjs" BENCH_PHASES_FILE=$OUT/phases.jsonl \
     nice -n -10 "$jailed" --version >/dev/null
 done

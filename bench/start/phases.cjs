@@ -1,13 +1,14 @@
-// Preloaded into the wrapper's node (NODE_OPTIONS="--import <this file>") to see where a jailed
+// Preloaded into the wrapper's node (NODE_OPTIONS="--require <this file>") to see where a jailed
 // start goes. It marks, in ms since node's time origin: this preload (node has booted), the jail
 // config read (the bundle has loaded), the closure list read (the config is validated, the jail
-// module imported and the plan made), spawn called (run files and seccomp filter written), bwrap
+// module loaded and the plan made), spawn called (run files and seccomp filter written), bwrap
 // spawned (node forked and exec'd it), bwrap gone (the jail ran), and process exit (cleanup);
-// appends them as one JSON line to $BENCH_PHASES_FILE. It patches node:fs and node:child_process,
-// which the bundle imports by name.
-import childProcess from "node:child_process";
-import fs from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+// appends them as one JSON line to $BENCH_PHASES_FILE. CommonJS, like the runtime bundle: an ES
+// module preload would boot node's ES module loader, which the wrapper itself no longer does. The
+// bundle calls node:fs and node:child_process through their module objects, so patching those
+// objects is seen.
+const childProcess = require("node:child_process");
+const fs = require("node:fs");
 
 const marks = { preload: performance.now() };
 const mark = (name) => {
@@ -28,7 +29,6 @@ childProcess.spawn = (...args) => {
   child.once("exit", () => mark("bwrap exited"));
   return child;
 };
-syncBuiltinESMExports();
 
 process.once("exit", () => {
   mark("exit");

@@ -233,7 +233,7 @@ function renderPhases(marks) {
   if (marks.length === 0) return null;
   const rows = phaseRows(marks).map(([name, ms]) => `| ${name} | ${fmt(ms)} |`);
   return [
-    `Phases of \`jailed-codex --version\`, medians over ${marks.length} runs (bench/start/phases.mjs):\n`,
+    `Phases of \`jailed-codex --version\`, medians over ${marks.length} runs (bench/start/phases.cjs):\n`,
     "| phase | median |",
     "|---|---:|",
     ...rows,
