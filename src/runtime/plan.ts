@@ -88,6 +88,34 @@ function refuseBroadPath(path: string, home: string, what: string): void {
   }
 }
 
+/**
+ * Linux's MAX_ARG_STRLEN with 4 KiB pages: exec refuses (E2BIG) one argument or one NAME=value
+ * longer than this, its NUL included.
+ */
+export const MAX_EXEC_STRING_BYTES = 32 * 4096;
+
+/** Says which string exec would refuse, before the jail is set up for nothing. */
+function refuseOverlongExecStrings(argv: readonly string[], env: Record<string, string>): void {
+  const over = (bytes: number) => bytes > MAX_EXEC_STRING_BYTES;
+  for (const [name, value] of Object.entries(env)) {
+    const bytes = Buffer.byteLength(`${name}=${value}`) + 1;
+    if (!over(bytes)) continue;
+    const hint =
+      name === "PATH"
+        ? ": each extraPkgs and basePackages entry adds a directory to it; use fewer, or join them into one package with symlinkJoin"
+        : "";
+    throw new JailSetupError(
+      `the jail's ${name} would be ${bytes} bytes, and Linux passes at most ${MAX_EXEC_STRING_BYTES} in one environment variable${hint}`,
+    );
+  }
+  const index = argv.findIndex((arg) => over(Buffer.byteLength(arg) + 1));
+  if (index !== -1) {
+    throw new JailSetupError(
+      `the command's argv[${index}] is ${Buffer.byteLength(argv[index] as string) + 1} bytes, and Linux passes at most ${MAX_EXEC_STRING_BYTES} in one argument`,
+    );
+  }
+}
+
 export function planJail(
   config: JailConfig,
   host: HostFacts,
@@ -102,9 +130,12 @@ export function planJail(
     refuseBroadPath(path, home, `config path ${mount.path}`);
     return { path, mode: mount.mode, create: mount.create };
   });
+  const argv = [...config.argv, ...args];
+  const env = jailEnv(config, host, extraEnv);
+  refuseOverlongExecStrings(argv, env);
   return {
-    argv: [...config.argv, ...args],
-    env: jailEnv(config, host, extraEnv),
+    argv,
+    env,
     user: host.user,
     cwd: config.cwd === "none" ? home : cwd,
     cwdMode: config.cwd,

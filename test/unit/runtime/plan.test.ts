@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { JailSetupError } from "../../../src/runtime/errors.js";
 import { type BwrapInputs, bwrapArgs, encodeArgs } from "../../../src/runtime/linux/bwrap.js";
 import { synthesiseEtc } from "../../../src/runtime/linux/etc.js";
-import { type HostFacts, type JailPlan, planJail } from "../../../src/runtime/plan.js";
+import {
+  type HostFacts,
+  type JailPlan,
+  MAX_EXEC_STRING_BYTES,
+  planJail,
+} from "../../../src/runtime/plan.js";
 import { sampleJailConfig } from "../../support/jail-config.js";
 
 const host: HostFacts = {
@@ -62,6 +67,21 @@ describe("planJail", () => {
     for (const cwd of ["ro", "none"] as const) {
       expect(planJail(sampleJailConfig({ cwd }), host, [], {}).protectedPaths).toEqual([]);
     }
+  });
+
+  it("refuses a PATH or argument longer than exec takes, before the jail is set up", () => {
+    const bins = (n: number) =>
+      Array.from({ length: n }, (_, i) => `/nix/store/${String(i).padStart(32, "0")}-pkg/bin`);
+    // 2,000 entries of 52 bytes fit; 2,600 make PATH longer than exec takes.
+    expect(() => planJail({ ...sampleJailConfig(), path: bins(2000) }, host, [], {})).not.toThrow();
+    expect(() => planJail({ ...sampleJailConfig(), path: bins(2600) }, host, [], {})).toThrow(
+      /^the jail's PATH would be 1\d{5} bytes, and Linux passes at most 131072 in one environment variable: each extraPkgs/,
+    );
+    const longest = "x".repeat(MAX_EXEC_STRING_BYTES - 1);
+    expect(() => planJail(sampleJailConfig(), host, [longest], {})).not.toThrow();
+    expect(() => planJail(sampleJailConfig(), host, ["ok", `${longest}x`], {})).toThrow(
+      "the command's argv[3] is 131073 bytes, and Linux passes at most 131072 in one argument",
+    );
   });
 
   it("refuses a config path that is home itself", () => {
