@@ -1,8 +1,8 @@
 /**
  * Writes V8's code cache beside each file of the runtime bundle in the directory it is given. Run
  * by nix/lib.nix when it builds the runtime, with the node the wrappers run: a cache is only good
- * for the node (and V8 flags) that made it. What V8 compiles before running a file (its top level
- * and what that calls at once) is what the cache holds.
+ * for the node (and V8 flags) that made it. The files are compiled, not run: the cache holds each
+ * file's top level and the functions V8 compiles eagerly, and the rest compiles on first call.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
