@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import {
@@ -87,7 +86,7 @@ async function rulesOf(config: JailConfig): Promise<Rule[]> {
   compilePolicy(rules);
   let text: string;
   try {
-    text = await readFile(policyFile, "utf8");
+    text = readFileSync(policyFile, "utf8");
   } catch (error) {
     throw new JailSetupError(
       `cannot read the policy file ${policyFile}: ${(error as Error).message}`,
