@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/nix.sh
 agent=${JAILED_AGENT:-jailed-codex}
+# Not for the wrapper: it stops on a JAILED_* variable it does not know.
+unset JAILED_AGENT
 out=$(build_with_hostpkgs "$agent")
 echo "built $out" >&2
 (($#)) || set -- --version
