@@ -7,13 +7,8 @@
 let
   agents = import ./agents;
 
-  # The runtime bundle (`npm run generate` writes it and CI checks it is fresh), with V8's code cache
-  # for each of its files, made by the node that runs it: compiling from source cost ~6 ms a start.
-  runtime = pkgs.runCommandLocal "jailed-runtime" { } ''
-    cp -r ${./runtime} $out
-    chmod -R u+w $out
-    ${pkgs.nodejs}/bin/node $out/make-cache.cjs $out
-  '';
+  # The runtime bundle; `npm run generate` writes it and CI checks it is fresh.
+  runtime = ./runtime;
 
   # The program a wrapper's bin holds: a node script calling the runtime bundle's main with
   # runtimeArgs and then the user's arguments. node is its interpreter, so no shell starts in between
@@ -22,7 +17,7 @@ let
     name: runtimeArgs:
     pkgs.writeText "${name}-launcher" ''
       #!${pkgs.nodejs}/bin/node
-      require(${builtins.toJSON "${runtime}/load.cjs"}).main(${builtins.toJSON runtimeArgs}.concat(process.argv.slice(2)));
+      require(${builtins.toJSON "${runtime}/jailed.cjs"}).main(${builtins.toJSON runtimeArgs}.concat(process.argv.slice(2)));
     '';
 
   # On PATH inside every jail unless basePackages says otherwise.
