@@ -111,3 +111,20 @@ export function encodeArgs(args: readonly string[]): Buffer {
   }
   return Buffer.from(args.map((arg) => `${arg}\0`).join(""), "utf8");
 }
+
+/**
+ * The pid (on the host) of bwrap's init in the jail, from what bwrap wrote to its status file
+ * (`--json-status-fd`, one JSON object a line); null before bwrap has set the jail up, or if it never
+ * did.
+ */
+export function jailInitPidOf(status: string): number | null {
+  for (const line of status.split("\n")) {
+    try {
+      const message = JSON.parse(line) as { "child-pid"?: unknown };
+      if (typeof message["child-pid"] === "number") return message["child-pid"];
+    } catch {
+      // An empty or partly written line.
+    }
+  }
+  return null;
+}

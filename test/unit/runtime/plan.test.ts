@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { JailSetupError } from "../../../src/runtime/errors.js";
-import { type BwrapInputs, bwrapArgs, encodeArgs } from "../../../src/runtime/linux/bwrap.js";
+import {
+  type BwrapInputs,
+  bwrapArgs,
+  encodeArgs,
+  jailInitPidOf,
+} from "../../../src/runtime/linux/bwrap.js";
 import { synthesiseEtc } from "../../../src/runtime/linux/etc.js";
 import {
   type HostFacts,
@@ -259,5 +264,14 @@ describe("synthesiseEtc", () => {
     );
     expect(etc.group).toBe("alice:x:100:\nnogroup:x:65534:\n");
     expect(etc.hosts).toBe("127.0.0.1 localhost\n::1 localhost\n");
+  });
+});
+
+describe("jailInitPidOf", () => {
+  it("reads the child-pid bwrap writes first, and nothing from an empty or partly written status", () => {
+    expect(jailInitPidOf('{ "child-pid": 4242 }\n{ "exit-code": 0 }\n')).toBe(4242);
+    expect(jailInitPidOf("")).toBe(null);
+    expect(jailInitPidOf('{ "child-p')).toBe(null);
+    expect(jailInitPidOf('{ "exit-code": 1 }\n')).toBe(null);
   });
 });
