@@ -23,17 +23,32 @@ export {
   writeDummyFiles,
 } from "./credentials.js";
 
-/** What the jail needs from the run's proxy. */
+/**
+ * Where the run's proxy lives, made in the run directory before the jail so that bubblewrap can bind
+ * them while the proxy starts: the socket appears in socketDir once the proxy listens, and the CA
+ * bundle, empty until then, gets nixpkgs' bundle and the run's CA written into it in place (the
+ * same file, so the jail's bind shows it).
+ */
+export interface NetworkPaths {
+  socketDir: string;
+  socketPath: string;
+  caBundle: string;
+}
+
+export function makeNetworkPaths(runDir: string): NetworkPaths {
+  const socketDir = join(runDir, "proxy");
+  mkdirSync(socketDir, { mode: 0o700 });
+  const caBundle = join(runDir, "ca-bundle.crt");
+  writeFileSync(caBundle, "", { mode: 0o644 });
+  return { socketDir, socketPath: join(socketDir, "proxy.sock"), caBundle };
+}
+
+/** The run's proxy, listening. */
 export interface RunNetwork {
-  /** Starts answering the jail's connections: call it once the jail is starting. */
+  /** Starts answering the jail's connections, which wait until then. */
   serve(): Promise<void>;
   /** Closes the proxy and its connections, served or not yet; the same promise on every call. */
   close(): Promise<void>;
-  token: string;
-  socketPath: string;
-  /** nixpkgs' CA bundle plus the run's CA, written in the run directory. */
-  caBundle: string;
-  auditPath: string;
 }
 
 /** Where a run's audit log goes: $XDG_STATE_HOME/jailed/runs/<time>-<name>-<id>.jsonl. */
@@ -119,18 +134,17 @@ export function newProxyToken(): string {
 
 export async function startRunNetwork(
   config: JailConfig,
-  runDir: string,
+  paths: NetworkPaths,
   home: string,
   token: string,
   credentials: RunCredentials,
 ): Promise<RunNetwork> {
-  const socketPath = join(runDir, "proxy.sock");
   const auditPath = auditPathFor(process.env, home, config.name, new Date());
   mkdirSync(join(auditPath, ".."), { recursive: true, mode: 0o700 });
   let proxy: PreparedProxy;
   try {
     proxy = await prepareProxy({
-      socketPath,
+      socketPath: paths.socketPath,
       token,
       rules: await rulesOf(config),
       auditPath,
@@ -143,13 +157,9 @@ export async function startRunNetwork(
       throw new JailSetupError(`bad network policy: ${error.message}`);
     throw error;
   }
-  const caBundle = join(runDir, "ca-bundle.crt");
   writeFileSync(
-    caBundle,
+    paths.caBundle,
     `${readFileSync(config.tools.caBundle, "utf8").trimEnd()}\n${proxy.caCertPem}`,
-    {
-      mode: 0o644,
-    },
   );
   let served: Promise<RunningProxy> | null = null;
   let closed: Promise<void> | null = null;
@@ -166,9 +176,5 @@ export async function startRunNetwork(
       closed ??= close();
       return closed;
     },
-    token,
-    socketPath,
-    caBundle,
-    auditPath,
   };
 }

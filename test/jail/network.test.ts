@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -175,8 +175,9 @@ describe.each(RUNNERS)("the network of a jail run as $label", (runner) => {
     for (let i = 0; i < 100 && socketPath === ""; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const run = readdirSync(runsDir)[0];
-      if (run && readdirSync(join(runsDir, run)).includes("proxy.sock")) {
-        socketPath = join(runsDir, run, "proxy.sock");
+      const proxyDir = run === undefined ? "" : join(runsDir, run, "proxy");
+      if (existsSync(proxyDir) && readdirSync(proxyDir).includes("proxy.sock")) {
+        socketPath = join(proxyDir, "proxy.sock");
       }
     }
     expect(socketPath).not.toBe("");

@@ -123,7 +123,7 @@ describe.each(RUNNERS)("a policy file in a jail run as $label", (runner) => {
     expect(await status(nixJail, "https://github.test.evil.test/me/repo")).toBe("CONNECT 403");
   });
 
-  it("stops before the jail starts on a bad policy file, with exit 2, the file and the line", async () => {
+  it("stops before the agent starts on a bad policy file, with exit 2, the file and the line", async () => {
     const result = await runAsAsync(runner, sandbox, [bad, "-c", "echo ran"], env);
     expect(result.status).toBe(2);
     expect(result.stdout).toBe("");

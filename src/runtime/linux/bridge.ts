@@ -1,5 +1,18 @@
 import { shellWord } from "./entry.js";
 
+/** Where the jail's first process reads the runtime's word that the proxy is ready. */
+export const PROXY_READY_FD = 7;
+
+/**
+ * The bash lines, for the jail's first process (entry.ts), that wait for the runtime's `ok`: the
+ * runtime starts the proxy while bubblewrap sets the jail up, and the agent must not start before
+ * the proxy listens and the run's CA is in the jail's trust bundle.
+ */
+export const PROXY_READY_STEP = [
+  `IFS= read -r ready <&${PROXY_READY_FD}; exec ${PROXY_READY_FD}<&-`,
+  `[[ $ready == ok ]] || { echo "jailed: the proxy did not start; not starting" >&2; exit 2; }`,
+].join("\n");
+
 /** The port the bridge listens on inside the jail; the jail's network namespace is its own, so any port is free. */
 export const BRIDGE_PORT = 3128;
 

@@ -24,8 +24,11 @@ export interface BwrapInputs {
   localtime: string | null;
   sh: string;
   env: string;
-  /** Host paths bound read-write in the jail at the same path (the proxy socket, later). */
-  sockets: readonly string[];
+  /**
+   * Host directories bound read-only in the jail at the same path: the proxy's, whose socket appears
+   * in it once the proxy listens (connecting to a socket is not a write).
+   */
+  socketDirs: readonly string[];
   seccompFd: number | null;
   statusFd: number;
   /**
@@ -96,7 +99,7 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
   for (const bind of inputs.protection) {
     args.push(bind.readOnly ? "--ro-bind" : "--bind", bind.source, bind.dest);
   }
-  for (const path of inputs.sockets) args.push("--bind", path, path);
+  for (const path of inputs.socketDirs) args.push("--ro-bind", path, path);
   // The root tmpfs and the directories bwrap made in it become read-only; each mount keeps its own mode.
   args.push("--remount-ro", "/", "--chdir", plan.cwd);
   for (const [name, value] of Object.entries(plan.env)) args.push("--setenv", name, value);

@@ -16,12 +16,13 @@ import {
 } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
+import type { Writable } from "node:stream";
 import type { JailConfig } from "../../spec/jail-config.js";
 import { JailSetupError } from "../errors.js";
 import { limitsStep } from "../limits.js";
 import type { RunNetwork } from "../network.js";
 import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
-import { bridgeStep, proxyEnv } from "./bridge.js";
+import { bridgeStep, PROXY_READY_FD, PROXY_READY_STEP, proxyEnv } from "./bridge.js";
 import { bwrapArgs, encodeArgs, jailInitPidOf } from "./bwrap.js";
 import { jailEntry } from "./entry.js";
 import { synthesiseEtc } from "./etc.js";
@@ -263,15 +264,7 @@ export async function runLinuxJail(
     const protection = protectPaths(plan, runDir);
     releaseProtection = protection.release;
     const pidMaxFd = openPidMaxFd(join(runDir, "pid-max"), plan.limits.nproc);
-    if (networkModule !== null && token !== null && credentials !== null) {
-      network = await networkModule.startRunNetwork(
-        config,
-        runDir,
-        host.user.home,
-        token,
-        credentials,
-      );
-    }
+    const networkPaths = networkModule?.makeNetworkPaths(runDir) ?? null;
     const store = readStoreView(config, extraStorePaths);
     const stagingDirs = { staging: join(runDir, "store"), tree: join(runDir, "store-tree") };
     const argv = bwrapArgs({
@@ -280,11 +273,11 @@ export async function runLinuxJail(
       stagingDir: stagingDirs.staging,
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
-      caBundle: network?.caBundle ?? config.tools.caBundle,
+      caBundle: networkPaths?.caBundle ?? config.tools.caBundle,
       localtime: localtime(),
       sh: config.tools.sh,
       env: config.tools.env,
-      sockets: network === null ? [] : [network.socketPath],
+      socketDirs: networkPaths === null ? [] : [networkPaths.socketDir],
       seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
       pidMaxFd: pidMaxFd === null ? null : PID_MAX_FD,
@@ -296,13 +289,15 @@ export async function runLinuxJail(
           : (networkModule?.writeDummyFiles(credentials, runDir) ?? [])),
       ],
     });
-    // The store first (socat is in it), then the limits, so socat lives under them as the agent does.
+    // The store first (socat is in it), then the proxy's word, then the limits, so socat lives under
+    // them as the agent does.
     const command = jailEntry(
       config.tools.sh,
       [
         ...(store.kind === "staged" ? [STAGED_STORE_STEP] : []),
+        ...(networkPaths === null ? [] : [PROXY_READY_STEP]),
         limitsStep(plan.limits),
-        ...(network === null ? [] : [bridgeStep(config.tools.socat, network.socketPath)]),
+        ...(networkPaths === null ? [] : [bridgeStep(config.tools.socat, networkPaths.socketPath)]),
       ],
       plan.argv,
     );
@@ -336,7 +331,16 @@ export async function runLinuxJail(
     const statusFile = join(runDir, "status");
     const statusFd = openSync(statusFile, "wx", 0o600);
     const child = spawn(program as string, programArgs, {
-      stdio: ["inherit", "inherit", "inherit", argsFd, statusFd, seccompFd, pidMaxFd ?? "ignore"],
+      stdio: [
+        "inherit",
+        "inherit",
+        "inherit",
+        argsFd,
+        statusFd,
+        seccompFd,
+        pidMaxFd ?? "ignore",
+        networkPaths === null ? "ignore" : "pipe",
+      ],
       // bwrap stays in the jail as its pid 1, so its environment is readable there as
       // /proc/1/environ: it gets none (the jail's own comes through --setenv).
       env: {},
@@ -351,10 +355,25 @@ export async function runLinuxJail(
       child.once("error", reject);
       child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
     });
-    // The proxy's HTTP and TLS half loads while bubblewrap sets the jail up; until it has, the
-    // jail's connections wait.
+    // The proxy starts while bubblewrap sets the jail up, and the agent waits for its `ok`; the
+    // proxy's HTTP and TLS half loads after that, and the jail's connections wait until it has.
     try {
-      await network?.serve();
+      if (
+        networkModule !== null &&
+        networkPaths !== null &&
+        token !== null &&
+        credentials !== null
+      ) {
+        network = await networkModule.startRunNetwork(
+          config,
+          networkPaths,
+          host.user.home,
+          token,
+          credentials,
+        );
+        (child.stdio as unknown as Writable[])[PROXY_READY_FD]?.end("ok\n");
+        await network.serve();
+      }
     } catch (error) {
       child.kill("SIGKILL");
       await exited.catch(() => {});

@@ -1,5 +1,15 @@
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BRIDGE_PORT, bridgeStep, proxyEnv } from "../../../src/runtime/linux/bridge.js";
+import {
+  BRIDGE_PORT,
+  bridgeStep,
+  PROXY_READY_FD,
+  PROXY_READY_STEP,
+  proxyEnv,
+} from "../../../src/runtime/linux/bridge.js";
 import { jailEntry } from "../../../src/runtime/linux/entry.js";
 
 describe("the bridge step", () => {
@@ -32,5 +42,44 @@ describe("the bridge step", () => {
       expect(env[name]).toBe("http://jailed:tok@127.0.0.1:3128");
     }
     expect(env.NO_PROXY).toBe("localhost,127.0.0.1,::1");
+  });
+});
+
+describe("the proxy's ready step", () => {
+  /** The jail's first process on this machine's bash, with `word` (or nothing) on the ready fd. */
+  function runWith(word: string | null) {
+    const dir = mkdtempSync(join(tmpdir(), "jailed-ready-"));
+    const file = join(dir, "ready");
+    writeFileSync(file, word ?? "");
+    const fd = openSync(file, "r");
+    try {
+      const [command, ...args] = jailEntry(
+        "bash",
+        [PROXY_READY_STEP],
+        [
+          "bash",
+          "-c",
+          `echo agent ran; if [[ -e /proc/self/fd/${PROXY_READY_FD} ]]; then echo fd still open; fi`,
+        ],
+      ) as [string, ...string[]];
+      const stdio = ["ignore", "pipe", "pipe", ...Array(PROXY_READY_FD - 3).fill("ignore"), fd];
+      return spawnSync(command, args, { encoding: "utf8", stdio });
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
+  }
+
+  it("starts the agent on the runtime's ok, with the fd closed", () => {
+    const result = runWith("ok\n");
+    expect(result.stdout).toBe("agent ran\n");
+    expect(result.status).toBe(0);
+  });
+
+  it("does not start the agent when the runtime closes the fd without a word", () => {
+    const result = runWith(null);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe("jailed: the proxy did not start; not starting\n");
+    expect(result.status).toBe(2);
   });
 });
