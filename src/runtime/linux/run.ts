@@ -319,13 +319,13 @@ export async function runLinuxJail(
         : bwrap;
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
-    let jail: ChildProcess | null = null;
+    let stopJail = (): void => {};
     const stopWatching =
       credentials === null || networkModule === null
         ? () => {}
         : networkModule.watchCredentialFiles(credentials, (path) => {
             replaced ??= path;
-            jail?.kill("SIGKILL");
+            stopJail();
             void closeNetwork();
           });
     const statusFile = join(runDir, "status");
@@ -345,12 +345,23 @@ export async function runLinuxJail(
       // /proc/1/environ: it gets none (the jail's own comes through --setenv).
       env: {},
     });
-    jail = child;
     closeSync(argsFd);
     closeSync(statusFd);
     closeSync(seccompFd);
     if (pidMaxFd !== null) closeSync(pidMaxFd);
     const stopForwarding = forwardSignals(child, statusFile);
+    const ready =
+      networkPaths === null ? null : (child.stdio as unknown as Writable[])[PROXY_READY_FD];
+    // A jail that died before reading the word closes its end: its exit says why, not EPIPE here.
+    ready?.on("error", () => {});
+    let agentReleased = networkPaths === null;
+    // Before the proxy's ok, the jail's first process is told no (it exits 2 before the agent):
+    // killing bwrap while it sets the jail up can orphan the jail, whose parent-death signal is not
+    // set yet.
+    stopJail = () => {
+      if (agentReleased) child.kill("SIGKILL");
+      else ready?.end();
+    };
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
       child.once("error", reject);
       child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
@@ -371,11 +382,15 @@ export async function runLinuxJail(
           token,
           credentials,
         );
-        (child.stdio as unknown as Writable[])[PROXY_READY_FD]?.end("ok\n");
+        // Unless the jail was told no meanwhile (a credential file was replaced).
+        if (ready?.writableEnded === false) {
+          ready.end("ok\n");
+          agentReleased = true;
+        }
         await network.serve();
       }
     } catch (error) {
-      child.kill("SIGKILL");
+      stopJail();
       await exited.catch(() => {});
       stopForwarding();
       stopWatching();
