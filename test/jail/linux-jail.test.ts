@@ -149,4 +149,27 @@ describe.each(RUNNERS)("a jailed shell run as $label", (runner) => {
     expect(running()).toBe("");
     expect(readdirSync(join(sandbox.runtimeDir, "jailed"))).toEqual([]);
   });
+
+  it("kills a jail whose agent ignores SIGTERM after the grace period, leaving no process", async () => {
+    const marker = String(500000 + Math.floor(Math.random() * 99999));
+    const child = spawnAs(runner, sandbox, [
+      wrapper,
+      "-c",
+      `trap '' TERM; sleep ${marker} & wait; sleep ${marker}`,
+    ]);
+    const running = () =>
+      spawnSync("pgrep", ["-f", `^sleep ${marker}`], { encoding: "utf8" }).stdout.trim();
+    for (let i = 0; i < 100 && running() === ""; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running()).not.toBe("");
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.once("exit", (code, signal) => resolve([code, signal])),
+    );
+    const sent = Date.now();
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(2900);
+    expect(code).toBe(128 + 9);
+    expect(running()).toBe("");
+    expect(readdirSync(join(sandbox.runtimeDir, "jailed"))).toEqual([]);
+  });
 });

@@ -198,21 +198,39 @@ function jailInitPid(statusFile: string): number | null {
  * Signals for the agent go to the agent, which may want to save its state; the jail is killed only if it
  * does not exit in time. SIGINT from a terminal already reached the agent through the process group.
  */
+/**
+ * Kills the jail: its init, when bwrap has said which pid that is (the whole pid namespace goes
+ * with it), and bwrap. Killing only bwrap while it sets the jail up can leave the jail behind, its
+ * parent-death signal not yet set.
+ */
+function killJail(child: ChildProcess, statusFile: string): void {
+  const initPid = jailInitPid(statusFile);
+  if (initPid !== null) {
+    try {
+      process.kill(initPid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+  child.kill("SIGKILL");
+}
+
 function forwardSignals(child: ChildProcess, statusFile: string): () => void {
+  const kill = () => killJail(child, statusFile);
   const forward = (signal: NodeJS.Signals): void => {
     if (signal === "SIGINT" && process.stdin.isTTY) return;
     const initPid = jailInitPid(statusFile);
     const target = initPid === null ? null : agentPid(initPid);
     if (target === null) {
-      child.kill("SIGKILL");
+      kill();
       return;
     }
     try {
       process.kill(target, signal);
     } catch {
-      child.kill("SIGKILL");
+      kill();
     }
-    if (signal !== "SIGWINCH") setTimeout(() => child.kill("SIGKILL"), GRACE_MS).unref();
+    if (signal !== "SIGWINCH") setTimeout(kill, GRACE_MS).unref();
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
   for (const signal of signals) process.on(signal, forward);
@@ -355,11 +373,9 @@ export async function runLinuxJail(
     // A jail that died before reading the word closes its end: its exit says why, not EPIPE here.
     ready?.on("error", () => {});
     let agentReleased = networkPaths === null;
-    // Before the proxy's ok, the jail's first process is told no (it exits 2 before the agent):
-    // killing bwrap while it sets the jail up can orphan the jail, whose parent-death signal is not
-    // set yet.
+    // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
     stopJail = () => {
-      if (agentReleased) child.kill("SIGKILL");
+      if (agentReleased) killJail(child, statusFile);
       else ready?.end();
     };
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
