@@ -45,21 +45,23 @@ describe.each(RUNNERS)("a run whose bubblewrap cannot work, as $label", (runner)
     expect(result.status).toBe(0);
   });
 
-  it("stops with exit 2 and says what to do when bwrap is missing", () => {
-    const result = runWith("/nix/store/00000000000000000000000000000000-bubblewrap/bin/bwrap");
+  it.each([
+    {
+      when: "bwrap is missing",
+      bwrap: "/nix/store/00000000000000000000000000000000-bubblewrap/bin/bwrap",
+      message:
+        "bubblewrap is missing: /nix/store/00000000000000000000000000000000-bubblewrap/bin/bwrap is not an executable; rebuild the wrapper (its Nix closure provides bwrap)",
+    },
+    {
+      when: "bwrap exits before making the jail",
+      bwrap: "/bin/false",
+      message:
+        "bubblewrap could not set up the jail (its own message is above); check that user namespaces are allowed for this user",
+    },
+  ])("stops with exit 2 and says what to do when $when", ({ bwrap, message }) => {
+    const result = runWith(bwrap);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toBe(
-      "jailed: bubblewrap is missing: /nix/store/00000000000000000000000000000000-bubblewrap/bin/bwrap is not an executable; rebuild the wrapper (its Nix closure provides bwrap)\n",
-    );
-    expect(result.status).toBe(2);
-  });
-
-  it("stops with exit 2 when bwrap exits before making the jail", () => {
-    const result = runWith("/bin/false");
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toBe(
-      "jailed: bubblewrap could not set up the jail (its own message is above); check that user namespaces are allowed for this user\n",
-    );
+    expect(result.stderr).toBe(`jailed: ${message}\n`);
     expect(result.status).toBe(2);
   });
 });
