@@ -6,11 +6,12 @@ export const PROXY_READY_FD = 7;
 /**
  * The bash lines, for the jail's first process (entry.ts), that wait for the runtime's `ok`: the
  * runtime starts the proxy while bubblewrap sets the jail up, and the agent must not start before
- * the proxy listens and the run's CA is in the jail's trust bundle.
+ * the proxy listens and the run's CA is in the jail's trust bundle. Without it the step exits
+ * quietly: the runtime says why the proxy did not start.
  */
 export const PROXY_READY_STEP = [
   `IFS= read -r ready <&${PROXY_READY_FD}; exec ${PROXY_READY_FD}<&-`,
-  `[[ $ready == ok ]] || { echo "jailed: the proxy did not start; not starting" >&2; exit 2; }`,
+  `[[ $ready == ok ]] || exit 2`,
 ].join("\n");
 
 /** The port the bridge listens on inside the jail; the jail's network namespace is its own, so any port is free. */
