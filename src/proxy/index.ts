@@ -101,17 +101,7 @@ export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy
     caCertPem: ca.certPem,
     async serve() {
       const { serveProxy } = await import("./serve.js");
-      const proxy = serveProxy({
-        policy,
-        checkAuth,
-        ca,
-        audit,
-        onDeny: options.onDeny,
-        credentials: options.credentials,
-        extraUpstreamCaPems: options.extraUpstreamCaPems,
-        upstreams: options.upstreams,
-        lookup: options.lookup,
-      });
+      const proxy = serveProxy({ ...options, policy, checkAuth, ca, audit });
       accept = (connection) => proxy.server.emit("connection", connection);
       for (const connection of held) accept(connection);
       held.clear();

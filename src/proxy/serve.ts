@@ -1,24 +1,23 @@
 import { isIP } from "node:net";
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { AuditLog } from "./audit.js";
-import { createCredentialSwap, type ResolvedCredential } from "./credentials/index.js";
-import { createRouter, type Resolve, resolveWithSystem, type UpstreamMap } from "./dial.js";
+import { createCredentialSwap } from "./credentials/index.js";
+import { createRouter, resolveWithSystem } from "./dial.js";
+import type { ProxyOptions } from "./index.js";
 import type { CompiledPolicy } from "./policy/index.js";
 import { createProxyServer, type ProxyServer } from "./server.js";
 import { withHostContexts } from "./tls/authority.js";
 import type { RunCa } from "./tls/ca.js";
 
-/** What prepareProxy (index.ts) made before the jail started, for the half that answers clients. */
-export interface Prepared {
+/**
+ * The proxy's options, and what prepareProxy (index.ts) made of them before the jail started, for
+ * the half that answers clients.
+ */
+export interface Prepared extends ProxyOptions {
   policy: CompiledPolicy;
   checkAuth: (header: string | undefined) => boolean;
   ca: RunCa;
   audit: AuditLog;
-  onDeny: ((host: string, message: string) => void) | undefined;
-  credentials: readonly ResolvedCredential[] | undefined;
-  extraUpstreamCaPems: readonly string[] | undefined;
-  upstreams: UpstreamMap | undefined;
-  lookup: Resolve | undefined;
 }
 
 /**

@@ -195,10 +195,6 @@ function jailInitPid(statusFile: string): number | null {
 }
 
 /**
- * Signals for the agent go to the agent, which may want to save its state; the jail is killed only if it
- * does not exit in time. SIGINT from a terminal already reached the agent through the process group.
- */
-/**
  * Kills the jail: its init, when bwrap has said which pid that is (the whole pid namespace goes
  * with it), and bwrap. Killing only bwrap while it sets the jail up can leave the jail behind, its
  * parent-death signal not yet set.
@@ -215,6 +211,10 @@ function killJail(child: ChildProcess, statusFile: string): void {
   child.kill("SIGKILL");
 }
 
+/**
+ * Signals for the agent go to the agent, which may want to save its state; the jail is killed only if it
+ * does not exit in time. SIGINT from a terminal already reached the agent through the process group.
+ */
 function forwardSignals(child: ChildProcess, statusFile: string): () => void {
   const kill = () => killJail(child, statusFile);
   const forward = (signal: NodeJS.Signals): void => {
