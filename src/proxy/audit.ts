@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { closeSync, createWriteStream, openSync, type WriteStream } from "node:fs";
 
 /** One decision of the proxy, one JSON line in the run's audit log. */
 export interface AuditEntry {
@@ -36,23 +36,34 @@ export function auditLine(entry: AuditEntry): string {
   return `${JSON.stringify(entry)}\n`;
 }
 
-/** Opens (appends to, creates 0600) the audit log; rejects when it cannot be opened. */
-export async function openAuditLog(path: string): Promise<AuditLog> {
-  const stream = createWriteStream(path, { flags: "a", mode: 0o600 });
-  await once(stream, "open");
+/**
+ * Opens (appends to, creates 0600) the audit log; throws when it cannot be opened. The open is
+ * synchronous and the stream is made on the first line: an asynchronous open would start libuv's
+ * thread pool and wait a turn of the event loop, ~2.5 ms of a proxied run's start.
+ */
+export function openAuditLog(path: string): AuditLog {
+  const fd = openSync(path, "a", 0o600);
+  let stream: WriteStream | null = null;
   let closed = false;
-  stream.on("error", (error) => {
-    // Losing the log must not take the run down; say so once and stop writing.
-    closed = true;
-    process.stderr.write(`jailed: audit log ${path} failed: ${error.message}\n`);
-  });
+  const streamed = (): WriteStream => {
+    stream ??= createWriteStream(path, { fd }).on("error", (error) => {
+      // Losing the log must not take the run down; say so once and stop writing.
+      closed = true;
+      process.stderr.write(`jailed: audit log ${path} failed: ${error.message}\n`);
+    });
+    return stream;
+  };
   return {
     write(entry) {
-      if (!closed) stream.write(auditLine(entry));
+      if (!closed) streamed().write(auditLine(entry));
     },
     async close() {
       if (closed) return;
       closed = true;
+      if (stream === null) {
+        closeSync(fd);
+        return;
+      }
       stream.end();
       await once(stream, "close");
     },

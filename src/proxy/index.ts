@@ -76,7 +76,7 @@ export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy
     }
   }
   const ca = createRunCa();
-  const audit = await openAuditLog(options.auditPath);
+  const audit = openAuditLog(options.auditPath);
   const held = new Set<Socket>();
   let accept = (socket: Socket): void => {
     held.add(socket);

@@ -34,21 +34,24 @@ export function proxyEnv(token: string): Record<string, string> {
 }
 
 /**
- * The bash lines, for the jail's first process (entry.ts), that start the bridge (socat from the
- * closure: 127.0.0.1:PORT -> the proxy's unix socket) and wait until it listens, so the agent's first
- * request never races it. The wait reads /proc/net/tcp with bash builtins only: the closure may hold
- * nothing else. socat's own log goes nowhere: a client hanging up is routine, and the proxy's audit
- * log records every exchange.
+ * The bash lines, for the jail's first process (entry.ts), of a proxied run: start the bridge (socat
+ * from the closure: 127.0.0.1:PORT -> the proxy's unix socket), wait for the runtime's `ok`, then wait
+ * until the bridge listens, so the agent's first request never races it. socat starts before the
+ * `ok` so that its start (2–5 ms: it links OpenSSL) overlaps the proxy's; it connects to the socket
+ * only when a client connects to it, and nothing in the jail does before the agent. The wait reads
+ * /proc/net/tcp with bash builtins only: the closure may hold nothing else. socat's own log goes
+ * nowhere: a client hanging up is routine, and the proxy's audit log records every exchange.
  */
-export function bridgeStep(socat: string, socketPath: string): string {
+export function proxySteps(socat: string, socketPath: string): string[] {
   const local = `0100007F:${BRIDGE_PORT.toString(16).toUpperCase().padStart(4, "0")}`;
+  const start = `${shellWord(socat)} -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr ${shellWord(`UNIX-CONNECT:${socketPath}`)} &`;
   // The agent is exec'd after the loop: inside it, stdin is /proc/net/tcp.
-  return `${shellWord(socat)} -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr ${shellWord(`UNIX-CONNECT:${socketPath}`)} &
-ready=
+  const listening = `ready=
 for ((i = 0; i < 20000; i++)); do
   while read -r _ local _ state _; do
     [[ $local == ${local} && $state == 0A ]] && ready=1 && break 2
   done </proc/net/tcp
 done
 [[ $ready ]] || { echo "jailed: the bridge to the proxy did not start" >&2; exit 2; }`;
+  return [start, PROXY_READY_STEP, listening];
 }

@@ -22,7 +22,7 @@ import { JailSetupError } from "../errors.js";
 import { limitsStep } from "../limits.js";
 import type { RunNetwork } from "../network.js";
 import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
-import { bridgeStep, PROXY_READY_FD, PROXY_READY_STEP, proxyEnv } from "./bridge.js";
+import { PROXY_READY_FD, proxyEnv, proxySteps } from "./bridge.js";
 import { bwrapArgs, encodeArgs, jailInitPidOf } from "./bwrap.js";
 import { jailEntry } from "./entry.js";
 import { synthesiseEtc } from "./etc.js";
@@ -307,15 +307,14 @@ export async function runLinuxJail(
           : (networkModule?.writeDummyFiles(credentials, runDir) ?? [])),
       ],
     });
-    // The store first (socat is in it), then the proxy's word, then the limits, so socat lives under
-    // them as the agent does.
+    // The store first (socat is in it), then the limits, so socat lives under them as the agent
+    // does, then the bridge and the proxy's word.
     const command = jailEntry(
       config.tools.sh,
       [
         ...(store.kind === "staged" ? [STAGED_STORE_STEP] : []),
-        ...(networkPaths === null ? [] : [PROXY_READY_STEP]),
         limitsStep(plan.limits),
-        ...(networkPaths === null ? [] : [bridgeStep(config.tools.socat, networkPaths.socketPath)]),
+        ...(networkPaths === null ? [] : proxySteps(config.tools.socat, networkPaths.socketPath)),
       ],
       plan.argv,
     );

@@ -5,25 +5,29 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   BRIDGE_PORT,
-  bridgeStep,
   PROXY_READY_FD,
   PROXY_READY_STEP,
   proxyEnv,
+  proxySteps,
 } from "../../../src/runtime/linux/bridge.js";
 import { jailEntry } from "../../../src/runtime/linux/entry.js";
 
-describe("the bridge step", () => {
-  const step = bridgeStep("/nix/store/s-socat/bin/socat", "/run/p.sock");
+describe("the proxy steps", () => {
+  const [start, ready, listening] = proxySteps("/nix/store/s-socat/bin/socat", "/run/p.sock");
 
-  it("starts socat from 127.0.0.1:3128 to the proxy's socket in the background", () => {
-    expect(step.split("\n")[0]).toBe(
+  it("start socat from 127.0.0.1:3128 to the proxy's socket in the background", () => {
+    expect(start).toBe(
       `'/nix/store/s-socat/bin/socat' -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/p.sock' &`,
     );
   });
 
-  it("waits for 127.0.0.1:3128 to listen, and the agent is exec'd outside the loop that reads /proc/net/tcp", () => {
-    expect(step).toContain("0100007F:0C38");
-    const script = jailEntry("/sh", [step], ["/agent"])[2] as string;
+  it("wait for the runtime's ok after socat has started, so that its start overlaps the proxy's", () => {
+    expect(ready).toBe(PROXY_READY_STEP);
+  });
+
+  it("then wait for 127.0.0.1:3128 to listen, and the agent is exec'd outside the loop that reads /proc/net/tcp", () => {
+    expect(listening).toContain("0100007F:0C38");
+    const script = jailEntry("/sh", [start, ready, listening] as string[], ["/agent"])[2] as string;
     // The agent must keep the caller's stdin, not the loop's </proc/net/tcp.
     expect(script.trimEnd().split("\n").at(-1)).toBe('exec "$@"');
     expect(script.indexOf('exec "$@"')).toBeGreaterThan(script.lastIndexOf("</proc/net/tcp"));
