@@ -1,13 +1,10 @@
 import { readFileSync, statSync, watch, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import {
-  CredentialError,
-  makeDummy,
-  type ResolvedCredential,
-  type ResolvedOAuth,
-  readCredentialSource,
-  valueInFile,
-} from "../proxy/index.js";
+// The credential modules themselves, not ../proxy/index.js: these run before the jail is spawned,
+// and the proxy's policy and CA code loads after.
+import { makeDummy } from "../proxy/credentials/dummy.js";
+import type { ResolvedCredential, ResolvedOAuth } from "../proxy/credentials/inject.js";
+import { CredentialError, readCredentialSource, valueInFile } from "../proxy/credentials/source.js";
 import type { Credential } from "../spec/credential.js";
 import type { JailConfig } from "../spec/jail-config.js";
 import { JailSetupError } from "./errors.js";

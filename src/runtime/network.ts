@@ -2,15 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import {
-  PolicyError,
-  type PreparedProxy,
-  type ProxyOptions,
-  prepareProxy,
-  type RunningProxy,
-  type UpstreamMap,
-} from "../proxy/index.js";
-import { compilePolicy } from "../proxy/policy/index.js";
+import type { PreparedProxy, ProxyOptions, RunningProxy, UpstreamMap } from "../proxy/index.js";
 import type { JailConfig } from "../spec/jail-config.js";
 import type { Rule } from "../spec/policy.js";
 import type { RunCredentials } from "./credentials.js";
@@ -98,6 +90,7 @@ async function rulesOf(config: JailConfig): Promise<Rule[]> {
   if (config.network.mode !== "proxy") return [];
   const { policyFile, rules } = config.network;
   if (policyFile === null) return rules;
+  const { compilePolicy } = await import("../proxy/policy/index.js");
   compilePolicy(rules);
   let text: string;
   try {
@@ -141,6 +134,8 @@ export async function startRunNetwork(
 ): Promise<RunNetwork> {
   const auditPath = auditPathFor(process.env, home, config.name, new Date());
   mkdirSync(join(auditPath, ".."), { recursive: true, mode: 0o700 });
+  // Loaded here, after the jail is spawned, so that it overlaps bubblewrap's setup.
+  const { PolicyError, prepareProxy } = await import("../proxy/index.js");
   let proxy: PreparedProxy;
   try {
     proxy = await prepareProxy({
