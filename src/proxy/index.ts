@@ -12,8 +12,7 @@ import { createRunCa } from "./tls/ca.js";
 export type { AuditEntry } from "./audit.js";
 export { proxyAuthorization } from "./auth.js";
 export { makeDummy } from "./credentials/dummy.js";
-export type { ResolvedCredential, ResolvedOAuth } from "./credentials/inject.js";
-export { CredentialError, readCredentialSource, valueInFile } from "./credentials/source.js";
+export type { ResolvedCredential } from "./credentials/inject.js";
 export type { Resolve, ResolvedAddress, UpstreamMap } from "./dial.js";
 export { PolicyError } from "./policy/index.js";
 
