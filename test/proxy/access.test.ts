@@ -280,7 +280,8 @@ describe("addresses the proxy does not dial", () => {
 });
 
 describe("passthrough", () => {
-  test("the tunnel is not decrypted: the client sees the upstream's own certificate", async () => {
+  /** A TLS client through a passthrough tunnel to pinned.test, trusting the upstream's own CA. */
+  async function pinnedClient(): Promise<tls.TLSSocket> {
     const result = await connectRaw(proxy.socketPath, "pinned.test:443");
     if (!("socket" in result)) throw new Error(result.refusal);
     const client = tls.connect({
@@ -288,9 +289,12 @@ describe("passthrough", () => {
       servername: "pinned.test",
       ca: secure.caPem,
     });
-    await new Promise((resolve, reject) =>
-      client.once("secureConnect", resolve).once("error", reject),
-    );
+    await once(client, "secureConnect");
+    return client;
+  }
+
+  test("the tunnel is not decrypted: the client sees the upstream's own certificate", async () => {
+    const client = await pinnedClient();
     expect(client.authorized).toBe(true);
     const certificate = client.getPeerX509Certificate() as X509Certificate;
     expect(certificate.checkIssued(new X509Certificate(secure.caPem))).toBe(true);
@@ -302,14 +306,7 @@ describe("passthrough", () => {
   });
 
   test("a large download reaches a slow reader intact", async () => {
-    const result = await connectRaw(proxy.socketPath, "pinned.test:443");
-    if (!("socket" in result)) throw new Error(result.refusal);
-    const client = tls.connect({
-      socket: result.socket,
-      servername: "pinned.test",
-      ca: secure.caPem,
-    });
-    await once(client, "secureConnect");
+    const client = await pinnedClient();
     client.end("GET /big HTTP/1.1\r\nHost: pinned.test\r\nConnection: close\r\n\r\n");
     // Reading slowly keeps the proxy's writes to this client pending while more arrives upstream.
     const chunks: Buffer[] = [];
