@@ -20,6 +20,9 @@ let
       require(${builtins.toJSON "${runtime}/jailed.cjs"}).main(${builtins.toJSON runtimeArgs}.concat(process.argv.slice(2)));
     '';
 
+  # The closure of the jail's first process, the shell (tools.sh): bubblewrap binds it itself.
+  shellClosure = pkgs.closureInfo { rootPaths = [ pkgs.bash ]; };
+
   # On PATH inside every jail unless basePackages says otherwise.
   commonPkgs = [
     pkgs.bash
@@ -260,6 +263,29 @@ let
         ++ (if network.mode == "proxy" then [ pkgs.socat ] else [ ]);
       closure = pkgs.closureInfo { rootPaths = roots; };
 
+      # The jail's /nix/store, prepared here once instead of at every start (src/runtime/linux/store-view.ts):
+      # `store/` holds an empty mount point per closure path (a symlink path as the symlink), `entries`
+      # the shell's closure, which bubblewrap binds, and `clones` every other path but the symlinks,
+      # which the store stager moves in.
+      storeView = pkgs.runCommandLocal "${name}-store-view" { } ''
+        mkdir -p $out/store
+        declare -A shell
+        while IFS= read -r path; do shell[$path]=1; done < ${shellClosure}/store-paths
+        cp ${shellClosure}/store-paths $out/entries
+        dirs=()
+        while IFS= read -r path; do
+          point=$out/store/''${path#/nix/store/}
+          if [ -L "$path" ]; then
+            ln -s "$(readlink "$path")" "$point"
+            continue
+          fi
+          if [ -d "$path" ]; then dirs+=("$point"); else : > "$point"; fi
+          [ -n "''${shell[$path]-}" ] || echo "$path" >&3
+        done < ${closure}/store-paths 3> $out/clones
+        # One mkdir per thousand paths, not one per path: a closure can hold thousands.
+        for ((i = 0; i < ''${#dirs[@]}; i += 1000)); do mkdir -- "''${dirs[@]:i:1000}"; done
+      '';
+
       jailConfig = {
         version = 1;
         inherit
@@ -275,6 +301,7 @@ let
           ;
         argv = [ "${pkg}/bin/${command}" ];
         storePaths = "${closure}/store-paths";
+        storeView = "${storeView}";
         path = map (p: "${p}/bin") jailPkgs;
         mounts =
           map (path: mount fail "configPaths" "rw" (if hasSuffix "\\.json" path then "file" else "dir") path) configPaths

@@ -68,6 +68,11 @@ export const JailConfigSchema = v.strictObject({
   argv: v.pipe(v.array(v.string()), v.minLength(1)),
   /** closureInfo's `store-paths` file: every path the jail's /nix/store holds. */
   storePaths: absolute,
+  /**
+   * The jail's /nix/store prepared by the build (nix/lib.nix, `storeView`): `store/` holds a mount point
+   * per closure path, `entries` the shell's closure, `clones` the paths the store stager moves in.
+   */
+  storeView: absolute,
   path: v.array(absolute),
   mounts: v.array(MountSchema),
   cwd: v.picklist(["rw", "ro", "none"]),

@@ -1,5 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
@@ -14,7 +22,7 @@ import {
 } from "../../src/runtime/linux/store-stager.js";
 import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
 import { collectOutput, makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
-import { nixBuild, withJailedLib } from "../support/nix.js";
+import { closureOf as closureOfHost, nixBuild, withJailedLib } from "../support/nix.js";
 
 const EXTRA_PATHS = STAGE_ABOVE_PATHS + 50;
 
@@ -42,6 +50,7 @@ let closure: string[];
 let tool: string;
 let link: string;
 let perl: string;
+let bash: string;
 
 beforeAll(() => {
   wrapper = join(nixBuild(shellExpr), "bin", "jailed-big-shell");
@@ -54,6 +63,34 @@ beforeAll(() => {
   );
   closure = readFileSync(join(info, "store-paths"), "utf8").trim().split("\n").sort();
   perl = join(nixBuild(withJailedLib("pkgs.perl")), "bin", "perl");
+  bash = nixBuild(withJailedLib("pkgs.bash"));
+});
+
+describe("the build's store view", () => {
+  it("holds a mount point per closure path, and lists the shell's closure and the paths to move in", () => {
+    const launcher = readFileSync(wrapper, "utf8");
+    const configFile = /"(\/nix\/store\/[^"]+-jail\.json)"/.exec(launcher)?.[1] as string;
+    const view = (JSON.parse(readFileSync(configFile, "utf8")) as { storeView: string }).storeView;
+    const lines = (name: string) =>
+      readFileSync(join(view, name), "utf8").trim().split("\n").sort();
+
+    const points = readdirSync(join(view, "store")).map((name) => `/nix/store/${name}`);
+    expect(points.sort()).toEqual(closure);
+    const linkName = link.slice("/nix/store/".length);
+    expect(readlinkSync(join(view, "store", linkName))).toBe(tool);
+    expect(statSync(join(view, "store", tool.slice("/nix/store/".length))).isDirectory()).toBe(
+      true,
+    );
+    expect(readdirSync(join(view, "store", tool.slice("/nix/store/".length)))).toEqual([]);
+    const file = closure.find((path) => path.endsWith("-staged-7")) as string;
+    expect(statSync(join(view, "store", file.slice("/nix/store/".length))).size).toBe(0);
+
+    const entries = lines("entries");
+    expect(entries).toEqual(closureOfHost([bash]));
+    expect(lines("clones")).toEqual(
+      closure.filter((path) => !entries.includes(path) && path !== link),
+    );
+  });
 });
 
 /** mountinfo lines of the jail, as [mount point, options]. */
@@ -89,10 +126,13 @@ describe.each(RUNNERS)("a jail with a staged /nix/store, run as $label", (runner
       .map((name) => `/nix/store/${name}`)
       .sort();
     expect(listed).toEqual(closure);
-    // The jail's /nix/store is the stager's tmpfs, receiving its binds (a slave: "master:N").
+    // The jail's /nix/store is the build's directory of mount points, private: what the stager
+    // moves in stays in the jail.
     const store = mounts(mountinfo).find(([point]) => point === "/nix/store");
     expect(store?.[1]).toMatch(/^ro,nosuid,nodev/);
-    expect(mountinfo).toMatch(/ \/nix\/store ro,nosuid,nodev\S* master:\d+ - tmpfs /);
+    expect(mountinfo).toMatch(
+      /-jailed-big-shell-store-view\/store \/nix\/store ro,nosuid,nodev\S* - /,
+    );
   });
 
   it("runs programs and reads files from staged paths, and keeps symlink paths symlinks", () => {
@@ -141,10 +181,17 @@ describe("when staging fails, nothing starts", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const stagingDirs = () => ({
-    staging: mkdtempSync(join(dir, "staging-")),
-    tree: mkdtempSync(join(dir, "tree-")),
-  });
+  const status = () => join(dir, "status");
+  /** The stager makes the mount points: of `entries` before bwrap starts; nothing to move in. */
+  const makingEntries = (entries: string) => {
+    const clones = join(dir, "no-clones");
+    writeFileSync(clones, "");
+    return {
+      status: status(),
+      clones,
+      make: { staging: mkdtempSync(join(dir, "staging-")), entries },
+    };
+  };
 
   /** Runs argv and collects its output; with "stager", fds 20 and 21 are pipes and 21 closes at once. */
   async function run(argv: readonly string[], extraFds: "stager" | "none") {
@@ -161,22 +208,22 @@ describe("when staging fails, nothing starts", () => {
   it("the stager refuses a path that is not in the store, before starting bwrap", async () => {
     // Control: the same list with a real path gets as far as running the command it was given.
     const ok = join(dir, "ok");
-    writeFileSync(ok, `entry ${closure[0]}\n`);
+    writeFileSync(ok, `${closure[0]}\n`);
     const control = await run(
-      stagerArgv(perl, hostArch(), stagingDirs(), ok, ["/bin/echo", "bwrap ran"]),
+      stagerArgv(perl, hostArch(), makingEntries(ok), ["/bin/echo", "bwrap ran"]),
       "none",
     );
     expect(control.stdout).toBe("bwrap ran\n");
 
-    for (const [line, reason] of [
-      ["entry /nix/store/0000000000000000000000000000000-missing", "is missing"],
-      ["entry /nix/store/../etc", "not a store path: /nix/store/../etc"],
-      ["entry /etc/passwd", "not a store path: /etc/passwd"],
+    for (const [path, reason] of [
+      ["/nix/store/0000000000000000000000000000000-missing", "is missing"],
+      ["/nix/store/../etc", "not a store path: /nix/store/../etc"],
+      ["/etc/passwd", "not a store path: /etc/passwd"],
     ] as const) {
       const list = join(dir, "list");
-      writeFileSync(list, `${line}\n`);
+      writeFileSync(list, `${path}\n`);
       const result = await run(
-        stagerArgv(perl, hostArch(), stagingDirs(), list, ["/bin/echo", "bwrap ran"]),
+        stagerArgv(perl, hostArch(), makingEntries(list), ["/bin/echo", "bwrap ran"]),
         "none",
       );
       expect(result.stdout).toBe("");
@@ -184,6 +231,39 @@ describe("when staging fails, nothing starts", () => {
       expect(result.stderr).toContain(reason);
       expect(result.status).toBe(2);
     }
+  });
+
+  it("the stager answers nothing when bwrap's status names no jail, and says why", async () => {
+    const clones = join(dir, "one-clone");
+    writeFileSync(clones, `${closure[0]}\n`);
+    // Stands in for bwrap: says where "the jail" is (or not), signals ready, prints the answer.
+    const fakeBwrap = (status: string) => [
+      "/bin/bash",
+      "-c",
+      `${status}; printf . >&${READY_FD}; IFS= read -r go <&${GO_FD}; echo "answer: [$go]"`,
+    ];
+    // Control: pointed at a process of its own (this bash), the stager moves the path in and says ok.
+    const inputs = { status: status(), clones, make: null };
+    const control = await run(
+      stagerArgv(
+        perl,
+        hostArch(),
+        inputs,
+        fakeBwrap(`echo '{"child-pid": '$$'}' >${inputs.status}`),
+      ),
+      "none",
+    );
+    expect(control.stderr).toBe("");
+    expect(control.stdout).toBe("answer: [ok]\n");
+
+    const result = await run(
+      stagerArgv(perl, hostArch(), inputs, fakeBwrap(`: >${inputs.status}`)),
+      "none",
+    );
+    expect(result.stdout).toBe("answer: []\n");
+    expect(result.stderr).toBe(
+      "jailed: cannot set up the jail's /nix/store: bwrap's status names no child pid\n",
+    );
   });
 
   it("the jail's first process does not exec the agent without the stager's ok", async () => {

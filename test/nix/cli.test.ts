@@ -2,17 +2,27 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
 import { startHttpUpstream, type Upstream } from "../proxy/helpers.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox } from "../support/jail-run.js";
-import { buildFlakeOutput, nixBuild, repoRoot } from "../support/nix.js";
+import { buildFlakeOutput, closureOf, nixBuild, repoRoot } from "../support/nix.js";
 
 let jailed: string;
 let curl: string;
+let bash: string;
+/** A package whose closure alone is too big for bwrap to bind path by path. */
+let bigPackage: string;
 let upstream: Upstream;
 
 beforeAll(async () => {
   jailed = join(buildFlakeOutput("jailed"), "bin", "jailed");
   curl = nixBuild(`(import ${repoRoot}/test/hostpkgs { }).curl`);
+  bash = nixBuild(`(import ${repoRoot}/test/hostpkgs { }).bash`);
+  bigPackage = nixBuild(`(import ${repoRoot}/test/hostpkgs { }).writeText "cli-big" (
+    builtins.concatStringsSep "\\n" (
+      builtins.genList (i: builtins.toFile "cli-big-\${toString i}" "x") ${STAGE_ABOVE_PATHS + 20}
+    )
+  )`);
   upstream = await startHttpUpstream((req, res) => res.end(`hello ${req.headers.host}\n`));
 });
 afterAll(async () => {
@@ -88,6 +98,37 @@ describe.each(RUNNERS)("jailed run, as $label", (runner) => {
       );
       expect(result.stderr).toContain("Could not resolve host: allowed.test");
       expect(result.status).toBe(6);
+    },
+  );
+
+  it.runIf(nixUsable)(
+    "gives a -p package with a big closure all of it, on mount points the stager makes",
+    async () => {
+      const result = await run(
+        "-p",
+        bash,
+        "-p",
+        bigPackage,
+        "--network",
+        "none",
+        "--",
+        "bash",
+        "-c",
+        "ls /nix/store; echo ---; cat /proc/self/mountinfo; echo ---; cat /nix/store/*-cli-big-7",
+      );
+      expect(result.stderr).toBe("");
+      const [listing, mountinfo, file] = result.stdout.split("---\n") as [string, string, string];
+      const listed = new Set(
+        listing
+          .trim()
+          .split("\n")
+          .map((name) => `/nix/store/${name}`),
+      );
+      for (const path of closureOf([bigPackage, bash])) expect(listed).toContain(path);
+      // The build's store view knows nothing of -p packages: the stager made a tmpfs of mount points.
+      expect(mountinfo).toMatch(/ \/nix\/store ro,nosuid,nodev\S* - tmpfs /);
+      expect(file).toBe("x");
+      expect(result.status).toBe(0);
     },
   );
 

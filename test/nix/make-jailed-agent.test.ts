@@ -31,6 +31,7 @@ describe("makeJailedAgent options, shown on the JailConfig", () => {
       name: "jailed-opt",
       argv: [expect.stringMatching(/-bash-[^/]+\/bin\/bash$/)],
       storePaths: expect.stringMatching(/-closure-info\/store-paths$/),
+      storeView: expect.stringMatching(/^\/nix\/store\/[a-z0-9]{32}-jailed-opt-store-view$/),
       mounts: [],
       cwd: "rw",
       env: {},

@@ -7,6 +7,7 @@ export function sampleJailConfig(overrides: Partial<JailConfig> = {}): JailConfi
     name: "jailed-sample",
     argv: ["/nix/store/aaa-agent/bin/agent", "--flag"],
     storePaths: "/nix/store/bbb-closure-info/store-paths",
+    storeView: "/nix/store/iii-jailed-sample-store-view",
     path: ["/nix/store/aaa-agent/bin", "/nix/store/ccc-coreutils/bin"],
     mounts: [{ path: "~/.agent", mode: "rw", create: "dir" }],
     cwd: "rw",

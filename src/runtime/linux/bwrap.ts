@@ -14,7 +14,7 @@ export interface BwrapInputs {
   plan: JailPlan;
   /** The closure (or ["/nix/store"] for nixStore = "full"), and how it is bound (store-view.ts). */
   store: StoreView;
-  /** The stager's directory on the host, bound at /nix/store when the store is staged. */
+  /** The stager's directory on the host, bound at /nix/store when it makes the mount points. */
   stagingDir: string;
   /** Extra paths bound for nixStore = "full" (the daemon socket); empty otherwise. */
   storeExtras: readonly string[];
@@ -76,7 +76,9 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
   if (inputs.store.kind === "binds") {
     for (const path of inputs.store.paths) args.push("--ro-bind", path, path);
   } else {
-    args.push("--ro-bind", inputs.stagingDir, "/nix/store");
+    const mountPoints =
+      inputs.store.kind === "built" ? inputs.store.mountPoints : inputs.stagingDir;
+    args.push("--ro-bind", mountPoints, "/nix/store");
     for (const path of inputs.store.direct) args.push("--ro-bind", path, path);
   }
   for (const path of inputs.storeExtras) args.push("--bind", path, path);

@@ -31,15 +31,8 @@ import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
 import { hostArch } from "./seccomp/abi.js";
 import { seccompFilter } from "./seccomp/prebuilt.js";
-import { STAGED_STORE_STEP, stagerArgv } from "./store-stager.js";
-import {
-  closureOf,
-  parseRegistration,
-  planStoreView,
-  type StoreView,
-  stagerList,
-  storePathOf,
-} from "./store-view.js";
+import { STAGED_STORE_STEP, type StagerInputs, stagerArgv } from "./store-stager.js";
+import { pathLines, planStoreView, type StoreView } from "./store-view.js";
 
 /** A tmpfs on Linux systems, world-writable and sticky like /tmp. */
 const SHARED_MEMORY = "/dev/shm";
@@ -132,14 +125,14 @@ function createMissing(mounts: readonly PlannedMount[]): void {
 
 function readStoreView(config: JailConfig, extraStorePaths: readonly string[]): StoreView {
   if (config.nixStore === "full") return { kind: "binds", paths: ["/nix/store"] };
-  const closure = readFileSync(config.storePaths, "utf8").split("\n").filter(Boolean);
-  // closureInfo writes `registration` beside `store-paths`: the references of each path.
-  return planStoreView([...new Set([...closure, ...extraStorePaths])], () =>
-    closureOf(
-      [storePathOf(config.tools.sh)],
-      parseRegistration(readFileSync(join(dirname(config.storePaths), "registration"), "utf8")),
-    ),
-  );
+  return planStoreView(readLines(config.storePaths), extraStorePaths, {
+    dir: config.storeView,
+    entries: () => readLines(join(config.storeView, "entries")),
+  });
+}
+
+function readLines(path: string): string[] {
+  return readFileSync(path, "utf8").split("\n").filter(Boolean);
 }
 
 function localtime(): string | null {
@@ -161,16 +154,25 @@ function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
   return files;
 }
 
-/** The stager's list, and the empty directory it mounts its tmpfs on (in its own namespace only). */
-function writeStagerInput(
-  dirs: { staging: string; tree: string },
-  listFile: string,
-  store: Extract<StoreView, { kind: "staged" }>,
-): string {
-  mkdirSync(dirs.staging);
-  mkdirSync(dirs.tree);
-  writeFileSync(listFile, stagerList(store), { mode: 0o600 });
-  return listFile;
+/** What the stager reads; for mount points made at run time, the lists it is given and the directory it mounts its tmpfs on (in its own namespace only). */
+function stagerInputs(
+  store: Extract<StoreView, { kind: "built" | "made" }>,
+  runDir: string,
+  staging: string,
+  status: string,
+): StagerInputs {
+  if (store.kind === "built") return { status, clones: store.clones, make: null };
+  mkdirSync(staging);
+  const writeList = (name: string, paths: readonly string[]) => {
+    const file = join(runDir, name);
+    writeFileSync(file, pathLines(paths), { mode: 0o600 });
+    return file;
+  };
+  return {
+    status,
+    clones: writeList("store-clones", store.staged),
+    make: { staging, entries: writeList("store-entries", store.direct) },
+  };
 }
 
 /** Writes a file only this user can read and opens it for a child to read from a passed fd. */
@@ -284,11 +286,12 @@ export async function runLinuxJail(
     const pidMaxFd = openPidMaxFd(join(runDir, "pid-max"), plan.limits.nproc);
     const networkPaths = networkModule?.makeNetworkPaths(runDir) ?? null;
     const store = readStoreView(config, extraStorePaths);
-    const stagingDirs = { staging: join(runDir, "store"), tree: join(runDir, "store-tree") };
+    const stagingDir = join(runDir, "store");
+    const statusFile = join(runDir, "status");
     const argv = bwrapArgs({
       plan,
       store,
-      stagingDir: stagingDirs.staging,
+      stagingDir,
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
       caBundle: networkPaths?.caBundle ?? config.tools.caBundle,
@@ -312,7 +315,7 @@ export async function runLinuxJail(
     const command = jailEntry(
       config.tools.sh,
       [
-        ...(store.kind === "staged" ? [STAGED_STORE_STEP] : []),
+        ...(store.kind === "binds" ? [] : [STAGED_STORE_STEP]),
         limitsStep(plan.limits),
         ...(networkPaths === null ? [] : proxySteps(config.tools.socat, networkPaths.socketPath)),
       ],
@@ -325,15 +328,14 @@ export async function runLinuxJail(
     );
     const bwrap = [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command];
     const [program, ...programArgs] =
-      store.kind === "staged"
-        ? stagerArgv(
+      store.kind === "binds"
+        ? bwrap
+        : stagerArgv(
             config.tools.perl,
             hostArch(),
-            stagingDirs,
-            writeStagerInput(stagingDirs, join(runDir, "store-view"), store),
+            stagerInputs(store, runDir, stagingDir, statusFile),
             bwrap,
-          )
-        : bwrap;
+          );
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
     let stopJail = (): void => {};
@@ -345,7 +347,6 @@ export async function runLinuxJail(
             stopJail();
             void closeNetwork();
           });
-    const statusFile = join(runDir, "status");
     const statusFd = openSync(statusFile, "wx", 0o600);
     const child = spawn(program as string, programArgs, {
       stdio: [

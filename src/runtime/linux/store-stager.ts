@@ -8,36 +8,43 @@ export const GO_FD = 21;
 /**
  * The store stager, run with perl (Node cannot call mount(2); perl's syscall() can, with no module and no
  * compiler). It starts bwrap in a user and mount namespace of its own, where:
- * - /nix/store is bound over itself read-only, nosuid and nodev, so every bind taken from it is too
+ * - /nix/store is bound over itself read-only, nosuid and nodev, so every mount cloned from it is too
  *   (the flags a user namespace may not clear, noexec and the atime ones, are kept as they are);
- * - the staging directory is an empty tmpfs, shared, that bwrap binds read-only at the jail's /nix/store
- *   (a slave of it), with only the `entry` paths' mount points, for bwrap's own binds;
- * - a forked child, in a mount namespace of its own so that bwrap never sees it, builds the whole store
- *   on a tmpfs in the tree directory (an entry per path, bound; a symlink for a symlink), read-only,
- *   while bwrap sets the jail up. When the jail's first process says it is ready (READY_FD), one
- *   recursive bind puts that tree over the staging directory, and mount propagation carries it over the
- *   jail's /nix/store; then the child answers `ok` (GO_FD). bubblewrap re-parses the mount table after
- *   each of its own binds, so it must never hold thousands of them; and one recursive bind copies the
- *   tree in the kernel, where a bind per path would propagate one by one.
- * Everything here happens in the stager's own namespaces; the host's mount table never changes.
- * Arguments: unshare's and mount's syscall numbers, the staging and tree directories, the list
- * (store-view.ts), then `--` and bwrap's argv.
+ * - when the build made no mount points, it mounts a tmpfs on the staging directory, which bwrap binds
+ *   read-only at the jail's /nix/store, and makes the mount points of the entries there (the paths
+ *   bwrap binds itself) before bwrap starts;
+ * - a forked child, while bwrap sets the jail up, clones each path to move in into a detached mount
+ *   (open_tree), making its mount point first if need be (a symlink path is made as the symlink, and
+ *   not cloned). When the jail's first process says it is ready (READY_FD), the child enters the
+ *   jail's mount namespace (bwrap's status file names the jail's init), moves each clone onto its
+ *   mount point (move_mount), and answers `ok` (GO_FD).
+ * bubblewrap re-parses the mount table after each of its own binds, so it must never hold thousands of
+ * them; and the clones go straight into the jail, where a tree built elsewhere would be copied whole.
+ * Everything happens in the stager's own namespaces and the jail's; the host's mount table never
+ * changes.
+ * Arguments: the syscall numbers (`name=number,…`), bwrap's status file, the list of paths to move in,
+ * the staging directory and the entries' list (both empty when the build made the mount points), then
+ * `--` and bwrap's argv.
  */
 const STAGER = String.raw`
-my ($sys_unshare, $sys_mount, $staging, $tree, $list, $separator, @bwrap) = @ARGV;
+my %sys = map { split /=/ } split /,/, shift @ARGV;
+my ($status, $clones, $staging, $entries, $separator, @bwrap) = @ARGV;
 my ($MS_RDONLY, $MS_NOSUID, $MS_NODEV, $MS_NOEXEC, $MS_REMOUNT, $MS_NOATIME, $MS_NODIRATIME, $MS_BIND,
-  $MS_REC, $MS_PRIVATE, $MS_SHARED, $MS_RELATIME, $MS_STRICTATIME)
-  = (1, 2, 4, 8, 32, 1024, 2048, 4096, 16384, 1 << 18, 1 << 20, 1 << 21, 1 << 24);
+  $MS_REC, $MS_PRIVATE, $MS_RELATIME, $MS_STRICTATIME)
+  = (1, 2, 4, 8, 32, 1024, 2048, 4096, 16384, 1 << 18, 1 << 21, 1 << 24);
 my ($CLONE_NEWNS, $CLONE_NEWUSER) = (0x00020000, 0x10000000);
+my ($AT_FDCWD, $O_PATH, $O_DIRECTORY, $O_CLOEXEC, $S_IFREG) = (-100, 0x200000, 0x10000, 0x80000, 0x8000);
+my ($OPEN_TREE_CLONE, $MOVE_MOUNT_F_EMPTY_PATH) = (1, 4);
 
 sub fail { print STDERR "jailed: cannot set up the jail's /nix/store: @_\n"; exit 2 }
 $separator eq '--' && @bwrap or fail('bad arguments');
+my $make = $staging ne '';
 
 # syscall() passes a string by its address and a number as is: a numeric 0 is NULL. Copies ("$x")
 # because perl refuses to hand out the address of a constant.
 sub mount_at {
   my ($source, $target, $type, $flags) = @_;
-  syscall($sys_mount, defined $source ? "$source" : 0, "$target", defined $type ? "$type" : 0, $flags, 0) == 0
+  syscall($sys{mount}, defined $source ? "$source" : 0, "$target", defined $type ? "$type" : 0, $flags, 0) == 0
     or fail("mount $target: $!");
 }
 
@@ -45,6 +52,13 @@ sub write_file {
   my ($path, $text) = @_;
   my $fh;
   open($fh, '>', $path) && print($fh $text) && close($fh) or fail("$path: $!");
+}
+
+sub lines_of {
+  my ($path) = @_;
+  open(my $fh, '<', $path) or fail("$path: $!");
+  chomp(my @lines = <$fh>);
+  return @lines;
 }
 
 # The flags a user namespace may not change on a mount the host made.
@@ -64,23 +78,37 @@ sub locked_flags {
     | ($set{noatime} || $set{relatime} ? 0 : $MS_STRICTATIME);
 }
 
-# Makes the mount point for a store path in $dir; returns it, or undef for a symlink, made as one.
-sub make_entry {
-  my ($dir, $path) = @_;
+sub name_of {
+  my ($path) = @_;
   my ($name) = $path =~ m{^/nix/store/([^/]+)$};
   defined $name && $name ne '.' && $name ne '..' or fail("not a store path: $path");
-  my $entry = "$dir/$name";
+  return $name;
+}
+
+# Makes the mount point for a store path in $staging; returns its name, or undef for a symlink, made as one.
+sub make_entry {
+  my ($path) = @_;
+  my $name = name_of($path);
+  my $entry = "$staging/$name";
   if (-l $path) { symlink(readlink($path), $entry) or fail("$entry: $!"); return undef }
   if (-d _) { mkdir($entry) or fail("$entry: $!") }
-  # sysopen (O_WRONLY | O_CREAT): open() would add an fstat, an ioctl and an lseek per file.
-  elsif (-e _) { my $file; sysopen($file, $entry, 1 | 64) && close($file) or fail("$entry: $!") }
+  # mknod: a regular file without the open and close that creating it by open() costs.
+  elsif (-e _) { syscall($sys{mknodat}, $AT_FDCWD, $entry, $S_IFREG | 0444, 0) == 0 or fail("$entry: $!") }
   else { fail("$path is missing") }
-  return $entry;
+  return $name;
+}
+
+# The host pid of bwrap's init, from the line bwrap writes before it lets the jail start.
+sub jail_pid {
+  open(my $fh, '<', $status) or fail("$status: $!");
+  my $text = do { local $/; <$fh> };
+  my ($pid) = $text =~ /"child-pid":\s*(\d+)/ or fail("bwrap's status names no child pid");
+  return $pid;
 }
 
 my $uid = $<;
 my ($gid) = split / /, $(;
-syscall($sys_unshare, $CLONE_NEWUSER | $CLONE_NEWNS) == 0 or fail("unshare(CLONE_NEWUSER | CLONE_NEWNS): $!");
+syscall($sys{unshare}, $CLONE_NEWUSER | $CLONE_NEWNS) == 0 or fail("unshare(CLONE_NEWUSER | CLONE_NEWNS): $!");
 write_file('/proc/self/setgroups', 'deny');
 write_file('/proc/self/uid_map', "$uid $uid 1");
 write_file('/proc/self/gid_map', "$gid $gid 1");
@@ -88,20 +116,11 @@ mount_at(undef, '/', undef, $MS_REC | $MS_PRIVATE);
 mount_at('/nix/store', '/nix/store', undef, $MS_BIND | $MS_REC);
 mount_at(undef, '/nix/store', undef,
   $MS_BIND | $MS_REMOUNT | $MS_RDONLY | $MS_NOSUID | $MS_NODEV | locked_flags('/nix/store'));
-mount_at('tmpfs', $staging, 'tmpfs', $MS_NOSUID | $MS_NODEV);
-mount_at(undef, $staging, undef, $MS_SHARED);
-
-my (@entries, @paths);
-open(my $fh, '<', $list) or fail("$list: $!");
-while (my $line = <$fh>) {
-  chomp $line;
-  my ($kind, $path) = split / /, $line, 2;
-  push @entries, $path if $kind eq 'entry';
-  push @paths, $path;
+if ($make) {
+  mount_at('tmpfs', $staging, 'tmpfs', $MS_NOSUID | $MS_NODEV);
+  # bwrap binds these itself, onto a read-only /nix/store where it cannot make their mount points.
+  make_entry($_) for lines_of($entries);
 }
-close($fh);
-# bwrap binds these itself, onto a read-only /nix/store where it cannot make their mount points.
-make_entry($staging, $_) for @entries;
 
 pipe(my $ready_in, my $ready_out) && pipe(my $go_in, my $go_out) or fail("pipe: $!");
 my $pid = fork();
@@ -109,17 +128,27 @@ defined $pid or fail("fork: $!");
 if ($pid == 0) {
   close($ready_out);
   close($go_in);
-  syscall($sys_unshare, $CLONE_NEWNS) == 0 or fail("unshare(CLONE_NEWNS): $!");
-  mount_at('tmpfs', $tree, 'tmpfs', $MS_NOSUID | $MS_NODEV);
-  for my $path (@paths) {
-    my $entry = make_entry($tree, $path);
-    # Store paths hold no mounts of their own: a plain bind is the whole path.
-    mount_at($path, $entry, undef, $MS_BIND) if defined $entry;
+  my @clones;
+  for my $path (lines_of($clones)) {
+    my $name = $make ? make_entry($path) : name_of($path);
+    next unless defined $name;
+    # Store paths hold no mounts of their own: a plain clone is the whole path.
+    my $clone = syscall($sys{open_tree}, $AT_FDCWD, "$path", $OPEN_TREE_CLONE | $O_CLOEXEC);
+    $clone >= 0 or fail("open_tree $path: $!");
+    push @clones, [$clone, $name];
   }
-  mount_at(undef, $tree, undef, $MS_BIND | $MS_REMOUNT | $MS_RDONLY | $MS_NOSUID | $MS_NODEV);
   # End of file: the jail never started, and bwrap has said why.
   sysread($ready_in, my $byte, 1) or exit 0;
-  mount_at($tree, $staging, undef, $MS_BIND | $MS_REC);
+  sysopen(my $ns, '/proc/' . jail_pid() . '/ns/mnt', 0) or fail("the jail's mount namespace: $!");
+  syscall($sys{setns}, fileno($ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
+  # Resolved in the jail, where /nix/store is the directory of mount points bwrap bound.
+  sysopen(my $store, '/nix/store', $O_PATH | $O_DIRECTORY) or fail("/nix/store: $!");
+  my $empty = '';
+  for my $clone (@clones) {
+    my ($fd, $name) = @$clone;
+    syscall($sys{move_mount}, $fd, $empty, fileno($store), $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
+      or fail("move_mount $name: $!");
+  }
   syswrite($go_out, "ok\n") or exit 2;
   exit 0;
 }
@@ -130,20 +159,52 @@ fcntl($ready_out, 0, ${READY_FD}) == ${READY_FD} && fcntl($go_in, 0, ${GO_FD}) =
 exec { $bwrap[0] } @bwrap or fail("exec $bwrap[0]: $!");
 `;
 
+/** The system calls the stager makes, by name; perl has no names for them. */
+const STAGER_SYSCALLS = [
+  "unshare",
+  "mount",
+  "mknodat",
+  "open_tree",
+  "move_mount",
+  "setns",
+] as const;
+
+export interface StagerInputs {
+  /** bwrap's status file: it names the jail's init, whose mount namespace the stager enters. */
+  status: string;
+  /** The paths the stager moves in, a line each. */
+  clones: string;
+  /**
+   * Null when the build made the mount points; else the empty directory to make them in, on a tmpfs,
+   * and the list of the paths bwrap binds itself, whose mount points come first.
+   */
+  make: { staging: string; entries: string } | null;
+}
+
 /** argv that runs `bwrapArgv` under the stager. */
 export function stagerArgv(
   perl: string,
   arch: Arch,
-  dirs: { staging: string; tree: string },
-  listFile: string,
+  inputs: StagerInputs,
   bwrapArgv: readonly string[],
 ): string[] {
-  const numbers = (["unshare", "mount"] as const).map((name) => {
+  const numbers = STAGER_SYSCALLS.map((name) => {
     const number = syscallNumber(name, arch);
     if (number === null) throw new Error(`no ${name} syscall on ${arch}`);
-    return String(number);
+    return `${name}=${number}`;
   });
-  return [perl, "-e", STAGER, ...numbers, dirs.staging, dirs.tree, listFile, "--", ...bwrapArgv];
+  return [
+    perl,
+    "-e",
+    STAGER,
+    numbers.join(","),
+    inputs.status,
+    inputs.clones,
+    inputs.make?.staging ?? "",
+    inputs.make?.entries ?? "",
+    "--",
+    ...bwrapArgv,
+  ];
 }
 
 /**

@@ -2,8 +2,13 @@
  * How the jail's /nix/store gets exactly the closure. bwrap binds each path itself while the closure is
  * small. Past STAGE_ABOVE_PATHS that costs O(n²): after every bind bubblewrap ≤ 0.11 re-reads and
  * re-parses the whole mount table (containers/bubblewrap#384), seconds for 2,000 paths. A big closure is
- * staged instead (store-stager.ts): bwrap binds one empty directory at /nix/store, and the stager puts
- * the whole closure over it once the jail is set up.
+ * staged instead (store-stager.ts): bwrap binds a directory of empty mount points at /nix/store, and the
+ * stager moves each path onto its mount point once the jail is set up.
+ *
+ * The build prepares those mount points (nix/lib.nix, `storeView`): the view's `store/` holds one per
+ * closure path (a symlink path as the symlink), `entries` lists the shell's closure and `clones` every
+ * other path but the symlinks. Paths the build did not see (the CLI's packages) need mount points made
+ * at run time, on a tmpfs.
  */
 
 /** Measured crossover on bubblewrap 0.8 (bench/RESULTS.md, the closure rows): staging costs ~3 ms more up to here. */
@@ -13,85 +18,53 @@ export type StoreView =
   /** bwrap binds each path read-only. */
   | { kind: "binds"; paths: readonly string[] }
   /**
-   * `direct` (the closure of the jail's first process, the shell that waits for the stager) is bound by
-   * bwrap itself, so that the shell can start; the stager's tree then holds every path.
+   * bwrap binds the build's `mountPoints` at /nix/store and `direct` (the closure of the jail's first
+   * process, the shell that waits for the stager) over them, so that the shell can start; the stager
+   * moves in the paths listed in the file `clones`.
    */
-  | { kind: "staged"; direct: readonly string[]; staged: readonly string[] };
+  | { kind: "built"; mountPoints: string; direct: readonly string[]; clones: string }
+  /** As "built", but the stager makes every mount point, on a tmpfs, and moves in `staged`. */
+  | { kind: "made"; direct: readonly string[]; staged: readonly string[] };
 
-/** closureInfo's `registration` (the `nix-store --load-db` format): each path with its references. */
-export function parseRegistration(text: string): Map<string, string[]> {
-  const lines = text.split("\n");
-  const references = new Map<string, string[]>();
-  let at = 0;
-  while (at < lines.length && lines[at] !== "") {
-    const path = lines[at] as string;
-    // path, narHash, narSize, deriver, the number of references, then the references.
-    const countLine = lines[at + 4] ?? "";
-    if (!/^\d+$/.test(countLine)) {
-      throw new Error(`closure registration: no reference count for ${path}`);
-    }
-    const count = Number(countLine);
-    if (at + 5 + count > lines.length) {
-      throw new Error(`closure registration: references of ${path} cut short`);
-    }
-    references.set(path, lines.slice(at + 5, at + 5 + count));
-    at += 5 + count;
-  }
-  return references;
-}
-
-/** The store path a file belongs to: /nix/store/<hash>-<name>/bin/x -> /nix/store/<hash>-<name>. */
-export function storePathOf(file: string): string {
-  const match = /^\/nix\/store\/[^/]+/.exec(file);
-  if (match === null) throw new Error(`not in the Nix store: ${file}`);
-  return match[0];
-}
-
-/** Every path `roots` reach through references, the roots included. */
-export function closureOf(
-  roots: readonly string[],
-  references: ReadonlyMap<string, readonly string[]>,
-): string[] {
-  const seen = new Set<string>();
-  const pending = [...roots];
-  for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
-    if (seen.has(path)) continue;
-    const refs = references.get(path);
-    if (refs === undefined) throw new Error(`closure registration does not list ${path}`);
-    seen.add(path);
-    pending.push(...refs);
-  }
-  return [...seen].sort();
+/** The store view a build made (nix/lib.nix): its directory, and a reader for its `entries`. */
+export interface BuiltStoreView {
+  dir: string;
+  entries: () => readonly string[];
 }
 
 /**
- * Picks how to build the store. `firstProcessClosure` is only called for a big closure (it reads the
- * registration); the paths it returns must all be in `paths`.
+ * Picks how to build the store for the closure plus `extraPaths`. `view.entries` is only called for a
+ * big closure; the paths it returns must all be in the closure.
  */
 export function planStoreView(
-  paths: readonly string[],
-  firstProcessClosure: () => readonly string[],
+  closure: readonly string[],
+  extraPaths: readonly string[],
+  view: BuiltStoreView,
 ): StoreView {
+  const inClosure = new Set(closure);
+  const added = [...new Set(extraPaths)].filter((path) => !inClosure.has(path));
+  const paths = [...closure, ...added];
   if (paths.length <= STAGE_ABOVE_PATHS) return { kind: "binds", paths };
-  const direct = firstProcessClosure();
-  const all = new Set(paths);
-  const missing = direct.filter((path) => !all.has(path));
+  const direct = view.entries();
+  const missing = direct.filter((path) => !inClosure.has(path));
   if (missing.length > 0) {
     throw new Error(`the jail's shell needs ${missing.join(", ")}, which the closure lacks`);
   }
+  if (added.length === 0) {
+    return {
+      kind: "built",
+      mountPoints: `${view.dir}/store`,
+      direct,
+      clones: `${view.dir}/clones`,
+    };
+  }
   const directSet = new Set(direct);
-  return { kind: "staged", direct, staged: paths.filter((path) => !directSet.has(path)) };
+  return { kind: "made", direct, staged: paths.filter((path) => !directSet.has(path)) };
 }
 
-/** The stager's input: a line per closure path, `entry` for those bwrap binds too (it needs their mount points). */
-export function stagerList(view: Extract<StoreView, { kind: "staged" }>): string {
-  const lines = [
-    ...view.direct.map((path) => `entry ${path}`),
-    ...view.staged.map((path) => `bind ${path}`),
-  ];
-  for (const line of lines) {
-    if (line.includes("\n"))
-      throw new Error(`store path contains a newline: ${JSON.stringify(line)}`);
-  }
-  return `${lines.join("\n")}\n`;
+/** A list file for the stager: a path a line. */
+export function pathLines(paths: readonly string[]): string {
+  const bad = paths.find((path) => path.includes("\n"));
+  if (bad !== undefined) throw new Error(`store path contains a newline: ${JSON.stringify(bad)}`);
+  return paths.map((path) => `${path}\n`).join("");
 }

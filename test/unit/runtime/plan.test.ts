@@ -187,23 +187,39 @@ describe("bwrapArgs", () => {
     expect(args.filter((arg) => arg === "/nix/store")).toEqual([]);
   });
 
-  it("binds a staged store as one directory, with the first process's closure over it", () => {
-    const staged = bwrapArgs({
+  it("binds the build's mount points at /nix/store, with the first process's closure over them", () => {
+    const built = bwrapArgs({
       ...minimalInputs(plan),
       store: {
-        kind: "staged",
+        kind: "built",
+        mountPoints: "/nix/store/vvv-store-view/store",
+        direct: ["/nix/store/fff-bash", "/nix/store/iii-glibc"],
+        clones: "/nix/store/vvv-store-view/clones",
+      },
+    }).join(" ");
+    const view = built.indexOf("--ro-bind /nix/store/vvv-store-view/store /nix/store");
+    expect(view).toBeGreaterThan(-1);
+    expect(built.indexOf("--ro-bind /nix/store/fff-bash /nix/store/fff-bash")).toBeGreaterThan(
+      view,
+    );
+    expect(built).toContain("--ro-bind /nix/store/iii-glibc /nix/store/iii-glibc");
+    expect(built).not.toContain("/run/x/store");
+  });
+
+  it("binds the stager's directory at /nix/store when it makes the mount points", () => {
+    const made = bwrapArgs({
+      ...minimalInputs(plan),
+      store: {
+        kind: "made",
         direct: ["/nix/store/fff-bash", "/nix/store/iii-glibc"],
         staged: ["/nix/store/aaa-agent"],
       },
     }).join(" ");
-    const view = staged.indexOf("--ro-bind /run/x/store /nix/store");
+    const view = made.indexOf("--ro-bind /run/x/store /nix/store");
     expect(view).toBeGreaterThan(-1);
-    expect(staged.indexOf("--ro-bind /nix/store/fff-bash /nix/store/fff-bash")).toBeGreaterThan(
-      view,
-    );
-    expect(staged).toContain("--ro-bind /nix/store/iii-glibc /nix/store/iii-glibc");
-    // The stager binds the rest later; bwrap never sees it.
-    expect(staged).not.toContain("--ro-bind /nix/store/aaa-agent");
+    expect(made.indexOf("--ro-bind /nix/store/fff-bash /nix/store/fff-bash")).toBeGreaterThan(view);
+    // The stager moves the rest in later; bwrap never sees it.
+    expect(made).not.toContain("--ro-bind /nix/store/aaa-agent");
   });
 
   it("mounts the home tmpfs before the config paths bound into it, and cwd after", () => {

@@ -6,123 +6,97 @@ import {
   stagerArgv,
 } from "../../../src/runtime/linux/store-stager.js";
 import {
-  closureOf,
-  parseRegistration,
+  pathLines,
   planStoreView,
   STAGE_ABOVE_PATHS,
-  stagerList,
-  storePathOf,
 } from "../../../src/runtime/linux/store-view.js";
-
-// The format closureInfo writes: path, narHash, narSize, deriver, reference count, references.
-const registration = [
-  [
-    "/nix/store/aaa-agent",
-    "sha256:1",
-    "10",
-    "",
-    "2",
-    "/nix/store/bbb-bash",
-    "/nix/store/ccc-glibc",
-  ],
-  ["/nix/store/bbb-bash", "sha256:2", "20", "", "2", "/nix/store/bbb-bash", "/nix/store/ccc-glibc"],
-  ["/nix/store/ccc-glibc", "sha256:3", "30", "", "1", "/nix/store/ccc-glibc"],
-  ["/nix/store/ddd-data", "sha256:4", "40", "", "0"],
-]
-  .flat()
-  .join("\n")
-  .concat("\n");
-
-describe("parseRegistration and closureOf", () => {
-  const references = parseRegistration(registration);
-
-  it("reads each path's references", () => {
-    expect([...references.keys()]).toEqual([
-      "/nix/store/aaa-agent",
-      "/nix/store/bbb-bash",
-      "/nix/store/ccc-glibc",
-      "/nix/store/ddd-data",
-    ]);
-    expect(references.get("/nix/store/ddd-data")).toEqual([]);
-  });
-
-  it("follows references, self-references included, and nothing else", () => {
-    expect(closureOf(["/nix/store/bbb-bash"], references)).toEqual([
-      "/nix/store/bbb-bash",
-      "/nix/store/ccc-glibc",
-    ]);
-  });
-
-  it("refuses a path the registration does not list", () => {
-    expect(() => closureOf(["/nix/store/zzz-other"], references)).toThrow(
-      "closure registration does not list /nix/store/zzz-other",
-    );
-  });
-
-  it("refuses a truncated registration", () => {
-    expect(() => parseRegistration("/nix/store/aaa-agent\nsha256:1\n10\n\n")).toThrow(
-      "no reference count for /nix/store/aaa-agent",
-    );
-  });
-
-  it("finds the store path of a file in it", () => {
-    expect(storePathOf("/nix/store/bbb-bash/bin/bash")).toBe("/nix/store/bbb-bash");
-    expect(() => storePathOf("/usr/bin/bash")).toThrow("not in the Nix store");
-  });
-});
 
 describe("planStoreView", () => {
   const many = Array.from({ length: STAGE_ABOVE_PATHS + 1 }, (_, i) => `/nix/store/p${i}-x`);
-
-  it("lets bwrap bind a small closure itself, without reading the registration", () => {
-    const view = planStoreView(["/nix/store/a", "/nix/store/b"], () => {
-      throw new Error("read");
-    });
-    expect(view).toEqual({ kind: "binds", paths: ["/nix/store/a", "/nix/store/b"] });
+  const view = (entries: readonly string[]) => ({
+    dir: "/nix/store/vvv-store-view",
+    entries: () => entries,
   });
 
-  it("stages a big closure, leaving the first process's closure to bwrap", () => {
-    const view = planStoreView(many, () => ["/nix/store/p0-x", "/nix/store/p1-x"]);
-    expect(view.kind).toBe("staged");
-    if (view.kind !== "staged") return;
-    expect(view.direct).toEqual(["/nix/store/p0-x", "/nix/store/p1-x"]);
-    expect(view.staged).toHaveLength(many.length - 2);
-    expect(view.staged).not.toContain("/nix/store/p0-x");
-    expect(stagerList(view).split("\n").slice(0, 3)).toEqual([
-      "entry /nix/store/p0-x",
-      "entry /nix/store/p1-x",
-      "bind /nix/store/p2-x",
-    ]);
+  it("lets bwrap bind a small closure itself, without reading the store view", () => {
+    const plan = planStoreView(["/nix/store/a"], ["/nix/store/b", "/nix/store/a"], {
+      dir: "/nix/store/vvv-store-view",
+      entries: () => {
+        throw new Error("read");
+      },
+    });
+    expect(plan).toEqual({ kind: "binds", paths: ["/nix/store/a", "/nix/store/b"] });
+  });
+
+  it("uses the build's mount points for a big closure, leaving the first process's closure to bwrap", () => {
+    const plan = planStoreView(many, [], view(["/nix/store/p0-x", "/nix/store/p1-x"]));
+    expect(plan).toEqual({
+      kind: "built",
+      mountPoints: "/nix/store/vvv-store-view/store",
+      direct: ["/nix/store/p0-x", "/nix/store/p1-x"],
+      clones: "/nix/store/vvv-store-view/clones",
+    });
+    // Paths already in the closure change nothing.
+    expect(planStoreView(many, ["/nix/store/p5-x"], view(["/nix/store/p0-x"])).kind).toBe("built");
+  });
+
+  it("has the stager make the mount points when paths the build did not see are added", () => {
+    const plan = planStoreView(many, ["/nix/store/zz-extra"], view(["/nix/store/p0-x"]));
+    expect(plan.kind).toBe("made");
+    if (plan.kind !== "made") return;
+    expect(plan.direct).toEqual(["/nix/store/p0-x"]);
+    expect(plan.staged).toHaveLength(many.length);
+    expect(plan.staged).not.toContain("/nix/store/p0-x");
+    expect(plan.staged).toContain("/nix/store/zz-extra");
   });
 
   it("refuses a shell whose closure is not in the jail's", () => {
-    expect(() => planStoreView(many, () => ["/nix/store/zzz-bash"])).toThrow(
+    expect(() => planStoreView(many, [], view(["/nix/store/zzz-bash"]))).toThrow(
       "the jail's shell needs /nix/store/zzz-bash, which the closure lacks",
     );
+  });
+
+  it("writes a path a line, and refuses a path holding a newline", () => {
+    expect(pathLines(["/nix/store/a", "/nix/store/b"])).toBe("/nix/store/a\n/nix/store/b\n");
+    expect(() => pathLines(["/nix/store/a\nentry /etc"])).toThrow("store path contains a newline");
   });
 });
 
 describe("the stager's argv", () => {
-  it("passes the architecture's syscall numbers, then bwrap's argv untouched", () => {
-    const dirs = { staging: "/run/s", tree: "/run/t" };
-    const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", dirs, "/run/l", [
+  it("passes the architecture's syscall numbers, the inputs, then bwrap's argv untouched", () => {
+    const made = {
+      status: "/run/status",
+      clones: "/run/clones",
+      make: { staging: "/run/s", entries: "/run/entries" },
+    };
+    const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", made, [
       "/bwrap",
       "--args",
       "3",
     ]);
     expect(argv.slice(0, 2)).toEqual(["/nix/store/p-perl/bin/perl", "-e"]);
     expect(argv.slice(3)).toEqual([
-      "272",
-      "165",
+      "unshare=272,mount=165,mknodat=259,open_tree=428,move_mount=429,setns=308",
+      "/run/status",
+      "/run/clones",
       "/run/s",
-      "/run/t",
-      "/run/l",
+      "/run/entries",
       "--",
       "/bwrap",
       "--args",
       "3",
     ]);
-    expect(stagerArgv("/perl", "aarch64", dirs, "/l", ["/b"]).slice(3, 5)).toEqual(["97", "40"]);
+    expect(stagerArgv("/perl", "aarch64", made, ["/b"])[3]).toBe(
+      "unshare=97,mount=40,mknodat=33,open_tree=428,move_mount=429,setns=268",
+    );
+    // Mount points the build made: nothing to make, so no staging directory and no entries.
+    const built = { status: "/run/status", clones: "/nix/store/v-view/clones", make: null };
+    expect(stagerArgv("/perl", "x86_64", built, ["/b"]).slice(4, 8)).toEqual([
+      "/run/status",
+      "/nix/store/v-view/clones",
+      "",
+      "",
+    ]);
   });
 
   it("has the jail's first process signal, wait for ok, and close both pipes before the agent", () => {

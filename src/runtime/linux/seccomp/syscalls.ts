@@ -1,7 +1,7 @@
 import type { Arch } from "./abi.js";
 
 /**
- * Numbers of the system calls the filter names, from the kernel's
+ * Numbers of the system calls the filter and the store stager (store-stager.ts) name, from the kernel's
  * arch/x86/entry/syscalls/syscall_64.tbl (x86_64) and include/uapi/asm-generic/unistd.h (aarch64,
  * which uses the generic table). `null`: the call does not exist on that architecture.
  * Numbers from 424 up are shared by every architecture.
@@ -34,6 +34,7 @@ export const SYSCALLS = {
   add_key: { x86_64: 248, aarch64: 217 },
   request_key: { x86_64: 249, aarch64: 218 },
   keyctl: { x86_64: 250, aarch64: 219 },
+  mknodat: { x86_64: 259, aarch64: 33 },
   unshare: { x86_64: 272, aarch64: 97 },
   perf_event_open: { x86_64: 298, aarch64: 241 },
   open_by_handle_at: { x86_64: 304, aarch64: 265 },
