@@ -22,10 +22,11 @@ for paths in 100 250 500 1000; do
 done
 
 enter_sandbox
-# A start with the 2,000 extra paths takes seconds here (see RESULTS.md): a few runs suffice.
-bench_hyperfine closure -N --warmup 1 --runs 6 \
-  -n "jailed shell -c true" "$shell -c true" \
-  -n "jailed shell -c true, +2000 paths" "$many -c true"
-bench_hyperfine closure-curve -N --warmup 1 --runs 5 "${curve[@]}"
+# 60 runs of each, as 6 rounds of 10 in alternating order (see bench_rounds).
+bench_rounds closure 6 "-N --warmup 2 --runs 10" \
+  "jailed shell -c true" "$shell -c true" \
+  "jailed shell -c true, +2000 paths" "$many -c true"
+bench_hyperfine closure-curve -N --warmup 1 --runs 10 "${curve[@]}"
+# Seconds a run (see RESULTS.md): a few runs suffice.
 bench_hyperfine closure-bwrap -N --runs 3 \
   -n "bwrap alone, the same $(wc -l <"$many_paths") store paths: bash -c true" "$raw_many"

@@ -16,8 +16,13 @@ let
     network = "none";
   };
 
-  # Extra store paths, each a tiny file: a closure of any size that costs nothing to build.
-  extraPaths = builtins.genList (i: builtins.toFile "bench-path-${toString i}" "x") paths;
+  # Extra store paths, each a tiny file, all referred to by one package, as a big dependency tree
+  # is: a closure of any size that costs nothing to build, and adds one entry to PATH.
+  extraPaths = pkgs.writeText "bench-paths" (
+    builtins.concatStringsSep "\n" (
+      builtins.genList (i: builtins.toFile "bench-path-${toString i}" "x") paths
+    )
+  );
 in
 {
   inherit (pkgs)
@@ -30,5 +35,5 @@ in
   # With the spec's allowlist: the per-run proxy starts and socat bridges it in, as srt always does.
   jailedCodexProxy = jailedLib.makeJailedCodex { };
   inherit shell;
-  shellWithPaths = shell.override { extraPkgs = extraPaths; };
+  shellWithPaths = shell.override { extraPkgs = [ extraPaths ]; };
 }
