@@ -129,16 +129,19 @@ if ($pid == 0) {
   close($ready_out);
   close($go_in);
   my @clones;
+  # Each clone is looked up by name in the store, not by its whole path from /.
+  sysopen(my $host_store, '/nix/store', $O_PATH | $O_DIRECTORY) or fail("/nix/store: $!");
   for my $path (lines_of($clones)) {
     my $name = $make ? make_entry($path) : name_of($path);
     next unless defined $name;
     # Store paths hold no mounts of their own: a plain clone is the whole path.
-    my $clone = syscall($sys{open_tree}, $AT_FDCWD, "$path", $OPEN_TREE_CLONE | $O_CLOEXEC);
+    my $clone = syscall($sys{open_tree}, fileno($host_store), $name, $OPEN_TREE_CLONE | $O_CLOEXEC);
     $clone >= 0 or fail("open_tree $path: $!");
     push @clones, [$clone, $name];
   }
   # End of file: the jail never started, and bwrap has said why.
   sysread($ready_in, my $byte, 1) or exit 0;
+  sysopen(my $own_ns, '/proc/self/ns/mnt', 0) or fail("/proc/self/ns/mnt: $!");
   sysopen(my $ns, '/proc/' . jail_pid() . '/ns/mnt', 0) or fail("the jail's mount namespace: $!");
   syscall($sys{setns}, fileno($ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
   # Resolved in the jail, where /nix/store is the directory of mount points bwrap bound.
@@ -149,6 +152,8 @@ if ($pid == 0) {
     syscall($sys{move_mount}, $fd, $empty, fileno($store), $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
       or fail("move_mount $name: $!");
   }
+  # Back out, so that the jail's mounts go with the jail, not with this process's exit.
+  syscall($sys{setns}, fileno($own_ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
   syswrite($go_out, "ok\n") or exit 2;
   exit 0;
 }
