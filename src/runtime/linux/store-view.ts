@@ -41,12 +41,13 @@ export function planStoreView(
   extraPaths: readonly string[],
   view: BuiltStoreView,
 ): StoreView {
-  const inClosure = new Set(closure);
-  const added = [...new Set(extraPaths)].filter((path) => !inClosure.has(path));
-  const paths = [...closure, ...added];
+  // A wrapper adds nothing: no set of thousands of paths to build on its every start.
+  const inClosure = extraPaths.length === 0 ? null : new Set(closure);
+  const added = [...new Set(extraPaths)].filter((path) => !inClosure?.has(path));
+  const paths = added.length === 0 ? closure : [...closure, ...added];
   if (paths.length <= STAGE_ABOVE_PATHS) return { kind: "binds", paths };
   const direct = view.entries();
-  const missing = direct.filter((path) => !inClosure.has(path));
+  const missing = direct.filter((path) => !closure.includes(path));
   if (missing.length > 0) {
     throw new Error(`the jail's shell needs ${missing.join(", ")}, which the closure lacks`);
   }
