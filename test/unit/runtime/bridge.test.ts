@@ -17,7 +17,7 @@ describe("the proxy steps", () => {
 
   it("start socat from 127.0.0.1:3128 to the proxy's socket in the background", () => {
     expect(start).toBe(
-      `'/nix/store/s-socat/bin/socat' -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/p.sock' &`,
+      `'/nix/store/s-socat/bin/socat' -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/p.sock' & bridge=$!`,
     );
   });
 
@@ -31,6 +31,20 @@ describe("the proxy steps", () => {
     // The agent must keep the caller's stdin, not the loop's </proc/net/tcp.
     expect(script.trimEnd().split("\n").at(-1)).toBe('exec "$@"');
     expect(script.indexOf('exec "$@"')).toBeGreaterThan(script.lastIndexOf("</proc/net/tcp"));
+  });
+
+  it("stops at once, with exit 2 and why, when the bridge exits without listening", () => {
+    // /bin/false stands in for a socat that cannot start: the wait must not spin on (reading
+    // /proc/net/tcp 20,000 times would outlast the test's timeout).
+    const [dead, , wait] = proxySteps("/bin/false", "/run/p.sock") as [string, string, string];
+    const [command, ...args] = jailEntry("bash", [dead, wait], ["echo", "agent ran"]) as [
+      string,
+      ...string[],
+    ];
+    const result = spawnSync(command, args, { encoding: "utf8" });
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe("jailed: the bridge to the proxy did not start\n");
+    expect(result.status).toBe(2);
   });
 
   it("hands the jail every spelling of the proxy variables, credential included", () => {
