@@ -18,6 +18,7 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import type { JailConfig } from "../../spec/jail-config.js";
+import type { RunCredentials } from "../credentials.js";
 import { JailSetupError } from "../errors.js";
 import { limitsStep } from "../limits.js";
 import type { RunNetwork } from "../network.js";
@@ -249,6 +250,23 @@ const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
   SIGTERM: 15,
 };
 
+/** What a proxied run holds before its jail: the proxy's module, its token, the run's credentials. */
+interface ProxiedRun {
+  networkModule: typeof import("../network.js");
+  token: string;
+  credentials: RunCredentials;
+}
+
+// Only a proxied run loads the proxy (and its TLS code): `network = "none"` starts faster.
+async function prepareProxiedRun(config: JailConfig, home: string): Promise<ProxiedRun> {
+  const networkModule = await import("../network.js");
+  return {
+    networkModule,
+    token: networkModule.newProxyToken(),
+    credentials: await networkModule.resolveRunCredentials(config, home, process.env),
+  };
+}
+
 /** Runs the agent in a bubblewrap jail; resolves to the exit code the caller should exit with. */
 export async function runLinuxJail(
   config: JailConfig,
@@ -257,19 +275,16 @@ export async function runLinuxJail(
 ): Promise<number> {
   const host = hostFacts();
   preflight(config.tools.bwrap, host.user.uid);
-  // Only a proxied run loads the proxy (and its TLS code): `network = "none"` starts faster.
-  const networkModule = config.network.mode === "proxy" ? await import("../network.js") : null;
-  const token = networkModule?.newProxyToken() ?? null;
-  const credentials =
-    (await networkModule?.resolveRunCredentials(config, host.user.home, process.env)) ?? null;
+  const proxied =
+    config.network.mode === "proxy" ? await prepareProxiedRun(config, host.user.home) : null;
   const planned = planJail(
     config,
     host,
     args,
-    token === null ? {} : { ...credentials?.env, ...proxyEnv(token) },
+    proxied === null ? {} : { ...proxied.credentials.env, ...proxyEnv(proxied.token) },
   );
   const plan =
-    credentials === null ? planned : (networkModule?.withDummies(planned, credentials) ?? planned);
+    proxied === null ? planned : proxied.networkModule.withDummies(planned, proxied.credentials);
   const runDir = makeRunDir();
   let releaseProtection = (): void => {};
   const cleanup = (): void => {
@@ -284,7 +299,10 @@ export async function runLinuxJail(
     const protection = protectPaths(plan, runDir);
     releaseProtection = protection.release;
     const pidMaxFd = openPidMaxFd(join(runDir, "pid-max"), plan.limits.nproc);
-    const networkPaths = networkModule?.makeNetworkPaths(runDir) ?? null;
+    const proxy =
+      proxied === null
+        ? null
+        : { ...proxied, paths: proxied.networkModule.makeNetworkPaths(runDir) };
     const store = readStoreView(config, extraStorePaths);
     const stagingDir = join(runDir, "store");
     const statusFile = join(runDir, "status");
@@ -294,20 +312,18 @@ export async function runLinuxJail(
       stagingDir,
       storeExtras: [],
       etcFiles: writeEtc(runDir, plan),
-      caBundle: networkPaths?.caBundle ?? config.tools.caBundle,
+      caBundle: proxy?.paths.caBundle ?? config.tools.caBundle,
       localtime: localtime(),
       sh: config.tools.sh,
       env: config.tools.env,
-      socketDirs: networkPaths === null ? [] : [networkPaths.socketDir],
+      socketDirs: proxy === null ? [] : [proxy.paths.socketDir],
       seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
       pidMaxFd: pidMaxFd === null ? null : PID_MAX_FD,
       // Dummy credential files go over the real ones, after the config paths that hold them.
       protection: [
         ...protection.binds,
-        ...(credentials === null
-          ? []
-          : (networkModule?.writeDummyFiles(credentials, runDir) ?? [])),
+        ...(proxy === null ? [] : proxy.networkModule.writeDummyFiles(proxy.credentials, runDir)),
       ],
     });
     // The store first (socat is in it), then the limits, so socat lives under them as the agent
@@ -317,7 +333,7 @@ export async function runLinuxJail(
       [
         ...(store.kind === "binds" ? [] : [STAGED_STORE_STEP]),
         limitsStep(plan.limits),
-        ...(networkPaths === null ? [] : proxySteps(config.tools.socat, networkPaths.socketPath)),
+        ...(proxy === null ? [] : proxySteps(config.tools.socat, proxy.paths.socketPath)),
       ],
       plan.argv,
     );
@@ -340,9 +356,9 @@ export async function runLinuxJail(
     let replaced: string | null = null;
     let stopJail = (): void => {};
     const stopWatching =
-      credentials === null || networkModule === null
+      proxy === null
         ? () => {}
-        : networkModule.watchCredentialFiles(credentials, (path) => {
+        : proxy.networkModule.watchCredentialFiles(proxy.credentials, (path) => {
             replaced ??= path;
             stopJail();
             void closeNetwork();
@@ -357,7 +373,7 @@ export async function runLinuxJail(
         statusFd,
         seccompFd,
         pidMaxFd ?? "ignore",
-        networkPaths === null ? "ignore" : "pipe",
+        proxy === null ? "ignore" : "pipe",
       ],
       // bwrap stays in the jail as its pid 1, so its environment is readable there as
       // /proc/1/environ: it gets none (the jail's own comes through --setenv).
@@ -368,11 +384,10 @@ export async function runLinuxJail(
     closeSync(seccompFd);
     if (pidMaxFd !== null) closeSync(pidMaxFd);
     const stopForwarding = forwardSignals(child, statusFile);
-    const ready =
-      networkPaths === null ? null : (child.stdio as unknown as Writable[])[PROXY_READY_FD];
+    const ready = proxy === null ? null : (child.stdio as unknown as Writable[])[PROXY_READY_FD];
     // A jail that died before reading the word closes its end: its exit says why, not EPIPE here.
     ready?.on("error", () => {});
-    let agentReleased = networkPaths === null;
+    let agentReleased = proxy === null;
     // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
     stopJail = () => {
       if (agentReleased) killJail(child, statusFile);
@@ -385,18 +400,13 @@ export async function runLinuxJail(
     // The proxy starts while bubblewrap sets the jail up, and the agent waits for its `ok`; the
     // proxy's HTTP and TLS half loads after that, and the jail's connections wait until it has.
     try {
-      if (
-        networkModule !== null &&
-        networkPaths !== null &&
-        token !== null &&
-        credentials !== null
-      ) {
-        network = await networkModule.startRunNetwork(
+      if (proxy !== null) {
+        network = await proxy.networkModule.startRunNetwork(
           config,
-          networkPaths,
+          proxy.paths,
           host.user.home,
-          token,
-          credentials,
+          proxy.token,
+          proxy.credentials,
         );
         // Unless the jail was told no meanwhile (a credential file was replaced).
         if (ready?.writableEnded === false) {
