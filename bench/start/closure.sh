@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's closure budget: a jail whose closure holds 2,000 more store paths starts under 20 ms
+# Issue 2's closure budget: a jail whose closure holds 2,000 more store paths starts under 20 ms
 # later. Also times bubblewrap alone with the same binds, and the wrapper at a few closure sizes
 # in between, to show how the cost grows.
 # Usage (from the repository's root): bash bench/start/closure.sh
