@@ -6,7 +6,7 @@ import { openAuditLog } from "./audit.js";
 import { createProxyAuthCheck } from "./auth.js";
 import type { ResolvedCredential } from "./credentials/inject.js";
 import type { Resolve, UpstreamMap } from "./dial.js";
-import { compilePolicy } from "./policy/index.js";
+import { compilePolicy } from "./policy/compile.js";
 import { createRunCa } from "./tls/ca.js";
 
 export type { AuditEntry } from "./audit.js";
@@ -14,7 +14,7 @@ export { proxyAuthorization } from "./auth.js";
 export { makeDummy } from "./credentials/dummy.js";
 export type { ResolvedCredential } from "./credentials/inject.js";
 export type { Resolve, ResolvedAddress, UpstreamMap } from "./dial.js";
-export { PolicyError } from "./policy/index.js";
+export { PolicyError } from "./policy/compile.js";
 
 export interface ProxyOptions {
   /** Unix socket to listen on, in a directory only the user can enter; made mode 0600. */
