@@ -22,7 +22,12 @@ import {
 } from "../../src/runtime/linux/store-stager.js";
 import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
 import { collectOutput, makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
-import { closureOf as closureOfHost, nixBuild, withJailedLib } from "../support/nix.js";
+import {
+  closureOf as closureOfHost,
+  configFileOf,
+  nixBuild,
+  withJailedLib,
+} from "../support/nix.js";
 
 const EXTRA_PATHS = STAGE_ABOVE_PATHS + 50;
 
@@ -68,8 +73,7 @@ beforeAll(() => {
 
 describe("the build's store view", () => {
   it("holds a mount point per closure path, and lists the shell's closure and the paths to move in", () => {
-    const launcher = readFileSync(wrapper, "utf8");
-    const configFile = /"(\/nix\/store\/[^"]+-jail\.json)"/.exec(launcher)?.[1] as string;
+    const configFile = configFileOf(wrapper);
     const view = (JSON.parse(readFileSync(configFile, "utf8")) as { storeView: string }).storeView;
     const lines = (name: string) =>
       readFileSync(join(view, name), "utf8").trim().split("\n").sort();

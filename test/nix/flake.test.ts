@@ -4,16 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJailConfig } from "../../src/runtime/config.js";
-import { buildFlakeOutput, evalFlakeJson, nixBuild, withJailedLib } from "../support/nix.js";
+import {
+  buildFlakeOutput,
+  configFileOf,
+  evalFlakeJson,
+  nixBuild,
+  withJailedLib,
+} from "../support/nix.js";
 
 const system = "x86_64-linux";
-
-/** The JailConfig file a wrapper's launcher hands the runtime. */
-function configFileOf(wrapperBin: string): string {
-  const match = /"--config","([^"]+)"/.exec(readFileSync(wrapperBin, "utf8"));
-  if (match?.[1] === undefined) throw new Error(`no --config in ${wrapperBin}`);
-  return match[1];
-}
 
 describe("the flake, built offline against test/hostpkgs", () => {
   let project: string;

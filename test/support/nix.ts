@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
@@ -72,4 +73,11 @@ export function closureOf(paths: readonly string[]): string[] {
   return nix("nix-store", ["-qR", ...paths])
     .split("\n")
     .sort();
+}
+
+/** The JailConfig file a wrapper's launcher hands the runtime. */
+export function configFileOf(wrapperBin: string): string {
+  const match = /"--config","([^"]+)"/.exec(readFileSync(wrapperBin, "utf8"));
+  if (match?.[1] === undefined) throw new Error(`no --config in ${wrapperBin}`);
+  return match[1];
 }
