@@ -155,7 +155,10 @@ function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
   return files;
 }
 
-/** What the stager reads; for mount points made at run time, the lists it is given and the directory it mounts its tmpfs on (in its own namespace only). */
+/**
+ * What the stager reads. When it makes the mount points, the runtime writes it the two lists and
+ * makes the empty directory it mounts its tmpfs on (in its own namespace only).
+ */
 function stagerInputs(
   store: Extract<StoreView, { kind: "built" | "made" }>,
   runDir: string,
