@@ -7,8 +7,14 @@
 let
   agents = import ./agents;
 
-  # The runtime bundle; `npm run generate` writes it and CI checks it is fresh.
-  runtime = ./runtime;
+  # The runtime bundle (`npm run generate` writes it and CI checks it is fresh) and the V8 code
+  # cache its loader reads, made by the node the launchers run (src/runtime/load.ts).
+  runtime = pkgs.runCommandLocal "jailed-runtime" { } ''
+    mkdir $out
+    cp ${./runtime/jailed.cjs} $out/jailed.cjs
+    cp ${./runtime/load.cjs} $out/load.cjs
+    ${pkgs.nodejs}/bin/node -e 'require(process.argv[1]).writeCodeCache()' $out/load.cjs
+  '';
 
   # The program a wrapper's bin holds: a node script calling the runtime bundle's main with
   # runtimeArgs and then the user's arguments. node is its interpreter, so no shell starts in between
@@ -17,7 +23,7 @@ let
     name: runtimeArgs:
     pkgs.writeText "${name}-launcher" ''
       #!${pkgs.nodejs}/bin/node
-      require(${builtins.toJSON "${runtime}/jailed.cjs"}).main(${builtins.toJSON runtimeArgs}.concat(process.argv.slice(2)));
+      require(${builtins.toJSON "${runtime}/load.cjs"}).loadRuntime().main(${builtins.toJSON runtimeArgs}.concat(process.argv.slice(2)));
     '';
 
   # The closure of the jail's first process, the shell (tools.sh): bubblewrap binds it itself.
