@@ -18,9 +18,9 @@ true_bin=$(build coreutils)/bin/true
 record_machine
 
 enter_sandbox
-# 80 runs of each, as 8 rounds of 10 (see bench_rounds): the verdicts are a few ms from their limits
+# 80 runs of each, as 40 rounds of 2 (see bench_rounds): the verdicts are a few ms from their limits
 # and this machine moves them by more than that from one run to the next.
-bench_rounds agent 8 "-N --warmup 2 --runs 10" \
+bench_rounds agent 40 "-N --warmup 1 --runs 2" \
   "codex --version" "$codex --version" \
   "jailed-codex --version" "$jailed --version" \
   "node -e 0" "$node -e 0" \

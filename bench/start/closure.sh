@@ -22,8 +22,8 @@ for paths in 100 250 500 1000; do
 done
 
 enter_sandbox
-# 60 runs of each, as 6 rounds of 10 in alternating order (see bench_rounds).
-bench_rounds closure 6 "-N --warmup 2 --runs 10" \
+# 60 runs of each, as 30 rounds of 2 in alternating order (see bench_rounds).
+bench_rounds closure 30 "-N --warmup 1 --runs 2" \
   "jailed shell -c true" "$shell -c true" \
   "jailed shell -c true, +2000 paths" "$many -c true"
 bench_hyperfine closure-curve -N --warmup 1 --runs 10 "${curve[@]}"

@@ -82,7 +82,9 @@ named() {
 
 # hyperfine runs one command after the other, so on a shared machine a burst of other work lands on
 # whichever command was running. This runs the commands in ROUNDS hyperfine runs, alternately in
-# order and backwards, exported as NAME.1.json, NAME.2.json, …; the report pools their times.
+# order and backwards, exported as NAME.1.json, NAME.2.json, …; the report pools their times. Keep
+# the rounds short (a run or two of each): in rounds of 10, the machine's drift over a round made
+# the command measured second come out slower (bench/RESULTS.md, the closure runs of 21:08–21:14).
 # Usage: bench_rounds NAME ROUNDS "HYPERFINE OPTIONS" NAME1 COMMAND1 NAME2 COMMAND2 …
 bench_rounds() {
   local name=$1 rounds=$2 round order options args
