@@ -16,6 +16,11 @@ import { Script } from "node:vm";
 const BUNDLE = join(__dirname, "jailed.cjs");
 const CACHE = `${BUNDLE}.cache`;
 
+/** What the bundle exports: main.ts's `main`. */
+interface Runtime {
+  main(argv: readonly string[]): void;
+}
+
 type ModuleFunction = (
   exports: object,
   require: NodeJS.Require,
@@ -33,12 +38,12 @@ export function compileBundle(cachedData?: Buffer): Script {
   });
 }
 
-/** The bundle's exports (its `main`). */
-export function loadRuntime(): { main(argv: readonly string[]): void } {
+/** The bundle's exports. */
+export function loadRuntime(): Runtime {
   const script = compileBundle(readFileSync(CACHE));
   const module = { exports: {} };
   (script.runInThisContext() as ModuleFunction)(module.exports, require, module, BUNDLE, __dirname);
-  return module.exports as { main(argv: readonly string[]): void };
+  return module.exports as Runtime;
 }
 
 /** Run once by the runtime's build, with the node the launchers run. */

@@ -16,16 +16,21 @@ beforeAll(() => {
   node = join(nixBuild(withJailedLib("pkgs.nodejs")), "bin", "node");
 });
 
+/** What `script` writes to stdout, run by the launchers' node with the runtime's loader as `load`. */
+function withLoader(script: string): string {
+  const loader = `const load = require(${JSON.stringify(join(runtime, "load.cjs"))});\n`;
+  return execFileSync(node, ["-e", loader + script], { encoding: "utf8" });
+}
+
 /** Whether V8 refuses the cache once it has been through `tamper`, as the launchers' node sees it. */
 function cacheRejected(tamper: string): boolean {
-  const script = `
-    const { readFileSync } = require("node:fs");
-    const { compileBundle } = require(${JSON.stringify(join(runtime, "load.cjs"))});
-    const cache = readFileSync(${JSON.stringify(join(runtime, "jailed.cjs.cache"))});
-    ${tamper}
-    process.stdout.write(String(compileBundle(cache).cachedDataRejected));
-  `;
-  return execFileSync(node, ["-e", script], { encoding: "utf8" }) === "true";
+  return (
+    withLoader(`
+      const cache = require("node:fs").readFileSync(${JSON.stringify(join(runtime, "jailed.cjs.cache"))});
+      ${tamper}
+      process.stdout.write(String(load.compileBundle(cache).cachedDataRejected));
+    `) === "true"
+  );
 }
 
 describe("the runtime's code cache", () => {
@@ -38,14 +43,6 @@ describe("the runtime's code cache", () => {
   });
 
   it("loads the bundle's main through the loader", () => {
-    const loaded = execFileSync(
-      node,
-      [
-        "-e",
-        `process.stdout.write(typeof require(${JSON.stringify(join(runtime, "load.cjs"))}).loadRuntime().main)`,
-      ],
-      { encoding: "utf8" },
-    );
-    expect(loaded).toBe("function");
+    expect(withLoader("process.stdout.write(typeof load.loadRuntime().main)")).toBe("function");
   });
 });
