@@ -78,16 +78,16 @@ describe("the build's store view", () => {
     const lines = (name: string) =>
       readFileSync(join(view, name), "utf8").trim().split("\n").sort();
 
+    /** A store path's mount point in the view. */
+    const point = (path: string) => join(view, "store", path.slice("/nix/store/".length));
+
     const points = readdirSync(join(view, "store")).map((name) => `/nix/store/${name}`);
     expect(points.sort()).toEqual(closure);
-    const linkName = link.slice("/nix/store/".length);
-    expect(readlinkSync(join(view, "store", linkName))).toBe(tool);
-    expect(statSync(join(view, "store", tool.slice("/nix/store/".length))).isDirectory()).toBe(
-      true,
-    );
-    expect(readdirSync(join(view, "store", tool.slice("/nix/store/".length)))).toEqual([]);
+    expect(readlinkSync(point(link))).toBe(tool);
+    expect(statSync(point(tool)).isDirectory()).toBe(true);
+    expect(readdirSync(point(tool))).toEqual([]);
     const file = closure.find((path) => path.endsWith("-staged-7")) as string;
-    expect(statSync(join(view, "store", file.slice("/nix/store/".length))).size).toBe(0);
+    expect(statSync(point(file)).size).toBe(0);
 
     const entries = lines("entries");
     expect(entries).toEqual(closureOfHost([bash]));
