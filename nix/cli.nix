@@ -20,6 +20,5 @@ pkgs.runCommandLocal "jailed"
         "--cli"
         base.configFile
       ]
-    } $out/bin/jailed
-    chmod +x $out/bin/jailed
+    }/bin/jailed $out/bin/jailed
   ''

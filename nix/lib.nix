@@ -7,23 +7,29 @@
 let
   agents = import ./agents;
 
-  # The runtime bundle (`npm run generate` writes it and CI checks it is fresh) and the V8 code
-  # cache its loader reads, made by the node the launchers run (src/runtime/load.ts).
+  # The runtime bundle and its loader (`npm run generate` writes them and CI checks they are fresh).
   runtime = pkgs.runCommandLocal "jailed-runtime" { } ''
     mkdir $out
     cp ${./runtime/jailed.cjs} $out/jailed.cjs
     cp ${./runtime/load.cjs} $out/load.cjs
-    ${pkgs.nodejs}/bin/node -e 'require(process.argv[1]).writeCodeCache()' $out/load.cjs
   '';
 
-  # The program a wrapper's bin holds: a node script calling the runtime bundle's main with
-  # runtimeArgs and then the user's arguments. node is its interpreter, so no shell starts in between
-  # (a bash that exec'd node cost ~3 ms of every run).
+  # The program a wrapper's bin holds, bin/${name} here: a node script calling the runtime bundle's
+  # main with runtimeArgs and then the user's arguments. node is its interpreter, so no shell starts
+  # in between (a bash that exec'd node cost ~3 ms of every run). Beside it, the V8 code cache it
+  # loads the bundle with, made by the same node after a warm-up on runtimeArgs (src/runtime/load.ts).
   launcher =
     name: runtimeArgs:
-    pkgs.writeText "${name}-launcher" ''
+    pkgs.runCommandLocal "${name}-launcher" { runtimeArgs = builtins.toJSON runtimeArgs; } ''
+      mkdir -p $out/bin
+      ${pkgs.nodejs}/bin/node -e \
+        'require(process.argv[1]).writeCodeCache(process.argv[2], JSON.parse(process.env.runtimeArgs))' \
+        ${runtime}/load.cjs $out/runtime.cache
+      cat > $out/bin/${name} <<EOF
       #!${pkgs.nodejs}/bin/node
-      require(${builtins.toJSON "${runtime}/load.cjs"}).loadRuntime().main(${builtins.toJSON runtimeArgs}.concat(process.argv.slice(2)));
+      require("${runtime}/load.cjs").loadRuntime("$out/runtime.cache").main($runtimeArgs.concat(process.argv.slice(2)));
+      EOF
+      chmod +x $out/bin/${name}
     '';
 
   # The closure of the jail's first process, the shell (tools.sh): bubblewrap binds it itself.
@@ -386,8 +392,7 @@ let
                 configFile
                 "--"
               ]
-            } $out/bin/${name}
-            chmod +x $out/bin/${name}
+            }/bin/${name} $out/bin/${name}
           '';
     in
     wrapper // { override = newArgs: makeJailedAgent (args // newArgs); };

@@ -32,9 +32,24 @@ async function run(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * The bundle's one export, called by the launchers nix/lib.nix writes: a node script that passes
- * `--config <jail.json> -- ARGS` (or `--cli <base config> ARGS`) here. Being node's main script
- * itself, rather than a shell that execs node, saves a shell's start on every run.
+ * Run by a launcher's build with the launcher's own arguments, before it writes the V8 code cache
+ * (load.ts): a start's steps that decide and write nothing (run.ts, warmUpLinuxJail), so that the
+ * cache holds them compiled. The jailed CLI's base config is planned as a wrapper's config would be:
+ * its runs go through the same code.
+ */
+export async function warmUp(argv: readonly string[]): Promise<void> {
+  const configPath =
+    argv[0] === "--cli" && argv[1] !== undefined ? argv[1] : parseWrapperArgv(argv).configPath;
+  const config = applyOverrides(readJailConfig(configPath), {});
+  if (process.platform !== "linux") return;
+  const { warmUpLinuxJail } = await import("./linux/run.js");
+  warmUpLinuxJail(config, []);
+}
+
+/**
+ * A start, called by the launchers nix/lib.nix writes: a node script that passes `--config
+ * <jail.json> -- ARGS` (or `--cli <base config> ARGS`) here. Being node's main script itself,
+ * rather than a shell that execs node, saves a shell's start on every run.
  */
 export function main(argv: readonly string[]): void {
   run(argv).then(

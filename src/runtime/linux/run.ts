@@ -21,10 +21,10 @@ import type { JailConfig } from "../../spec/jail-config.js";
 import type { RunCredentials } from "../credentials.js";
 import { JailSetupError } from "../errors.js";
 import { limitsStep } from "../limits.js";
-import type { RunNetwork } from "../network.js";
+import type { NetworkPaths, RunNetwork } from "../network.js";
 import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../plan.js";
 import { PROXY_READY_FD, proxyEnv, proxySteps } from "./bridge.js";
-import { bwrapArgs, encodeArgs, jailInitPidOf } from "./bwrap.js";
+import { type Bind, bwrapArgs, encodeArgs, jailInitPidOf } from "./bwrap.js";
 import { jailEntry } from "./entry.js";
 import { synthesiseEtc } from "./etc.js";
 import { openPidMaxFd } from "./pid-max.js";
@@ -144,38 +144,114 @@ function localtime(): string | null {
   }
 }
 
-function writeEtc(runDir: string, plan: JailPlan): Record<string, string> {
-  const dir = join(runDir, "etc");
-  mkdirSync(dir);
-  const files: Record<string, string> = {};
-  for (const [name, text] of Object.entries(synthesiseEtc(plan.user))) {
-    files[name] = join(dir, name);
-    writeFileSync(files[name], text, { mode: 0o644 });
+/** The run directory's files, named once. */
+function runFiles(runDir: string) {
+  return {
+    etc: join(runDir, "etc"),
+    bwrapArgs: join(runDir, "bwrap-args"),
+    seccomp: join(runDir, "seccomp.bpf"),
+    status: join(runDir, "status"),
+    pidMax: join(runDir, "pid-max"),
+    staging: join(runDir, "store"),
+    storeClones: join(runDir, "store-clones"),
+    storeEntries: join(runDir, "store-entries"),
+  };
+}
+
+type RunFiles = ReturnType<typeof runFiles>;
+
+/** The synthesised /etc files' paths on the host, by their name in /etc. */
+function etcPaths(files: RunFiles, etc: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.keys(etc).map((name) => [name, join(files.etc, name)]));
+}
+
+function writeEtc(files: RunFiles, plan: JailPlan): Record<string, string> {
+  const etc = synthesiseEtc(plan.user);
+  const paths = etcPaths(files, etc);
+  mkdirSync(files.etc);
+  for (const [name, text] of Object.entries(etc)) {
+    writeFileSync(paths[name] as string, text, { mode: 0o644 });
   }
-  return files;
+  return paths;
 }
 
 /**
- * What the stager reads. When it makes the mount points, the runtime writes it the two lists and
- * makes the empty directory it mounts its tmpfs on (in its own namespace only).
+ * What the stager reads. When it makes the mount points, the runtime writes it the two lists
+ * (writeStagerLists) and makes the empty directory it mounts its tmpfs on (in its own namespace only).
  */
 function stagerInputs(
   store: Extract<StoreView, { kind: "built" | "made" }>,
-  runDir: string,
-  staging: string,
-  status: string,
+  files: RunFiles,
 ): StagerInputs {
-  if (store.kind === "built") return { status, clones: store.clones, make: null };
-  mkdirSync(staging);
-  const writeList = (name: string, paths: readonly string[]) => {
-    const file = join(runDir, name);
-    writeFileSync(file, pathLines(paths), { mode: 0o600 });
-    return file;
-  };
+  if (store.kind === "built") return { status: files.status, clones: store.clones, make: null };
   return {
-    status,
-    clones: writeList("store-clones", store.staged),
-    make: { staging, entries: writeList("store-entries", store.direct) },
+    status: files.status,
+    clones: files.storeClones,
+    make: { staging: files.staging, entries: files.storeEntries },
+  };
+}
+
+function writeStagerLists(store: StoreView, files: RunFiles): void {
+  if (store.kind !== "made") return;
+  mkdirSync(files.staging);
+  writeFileSync(files.storeClones, pathLines(store.staged), { mode: 0o600 });
+  writeFileSync(files.storeEntries, pathLines(store.direct), { mode: 0o600 });
+}
+
+/** What the run's own I/O found or made, for the jail's command line. */
+interface RunInputs {
+  files: RunFiles;
+  etcFiles: Readonly<Record<string, string>>;
+  localtime: string | null;
+  pidMax: boolean;
+  proxy: NetworkPaths | null;
+  protection: readonly Bind[];
+}
+
+/**
+ * bwrap's options (for `--args`) and the argv to spawn: bwrap itself, or the store stager that
+ * runs it. Decides only; the files it names are written by the caller.
+ */
+function jailLaunch(
+  config: JailConfig,
+  plan: JailPlan,
+  store: StoreView,
+  run: RunInputs,
+): { options: string[]; argv: string[] } {
+  const options = bwrapArgs({
+    plan,
+    store,
+    stagingDir: run.files.staging,
+    storeExtras: [],
+    etcFiles: run.etcFiles,
+    caBundle: run.proxy?.caBundle ?? config.tools.caBundle,
+    localtime: run.localtime,
+    sh: config.tools.sh,
+    env: config.tools.env,
+    socketDirs: run.proxy === null ? [] : [run.proxy.socketDir],
+    seccompFd: SECCOMP_FD,
+    statusFd: STATUS_FD,
+    pidMaxFd: run.pidMax ? PID_MAX_FD : null,
+    protection: run.protection,
+  });
+  // The store first (socat is in it), then the limits, so socat lives under them as the agent
+  // does, then the bridge and the proxy's word.
+  const command = jailEntry(
+    config.tools.sh,
+    [
+      ...(store.kind === "binds" ? [] : [STAGED_STORE_STEP]),
+      limitsStep(plan.limits),
+      ...(run.proxy === null ? [] : proxySteps(config.tools.socat, run.proxy.socketPath)),
+    ],
+    plan.argv,
+  );
+  const bwrap = [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command];
+  return {
+    options,
+    argv:
+      store.kind === "binds"
+        ? bwrap
+        : stagerArgv(config.tools.perl, hostArch(), stagerInputs(store, run.files), bwrap),
   };
 }
 
@@ -301,60 +377,30 @@ export async function runLinuxJail(
     createMissing(plan.mounts);
     const protection = protectPaths(plan, runDir);
     releaseProtection = protection.release;
-    const pidMaxFd = openPidMaxFd(join(runDir, "pid-max"), plan.limits.nproc);
+    const files = runFiles(runDir);
+    const pidMaxFd = openPidMaxFd(files.pidMax, plan.limits.nproc);
     const proxy =
       proxied === null
         ? null
         : { ...proxied, paths: proxied.networkModule.makeNetworkPaths(runDir) };
     const store = readStoreView(config, extraStorePaths);
-    const stagingDir = join(runDir, "store");
-    const statusFile = join(runDir, "status");
-    const argv = bwrapArgs({
-      plan,
-      store,
-      stagingDir,
-      storeExtras: [],
-      etcFiles: writeEtc(runDir, plan),
-      caBundle: proxy?.paths.caBundle ?? config.tools.caBundle,
+    writeStagerLists(store, files);
+    const launch = jailLaunch(config, plan, store, {
+      files,
+      etcFiles: writeEtc(files, plan),
       localtime: localtime(),
-      sh: config.tools.sh,
-      env: config.tools.env,
-      socketDirs: proxy === null ? [] : [proxy.paths.socketDir],
-      seccompFd: SECCOMP_FD,
-      statusFd: STATUS_FD,
-      pidMaxFd: pidMaxFd === null ? null : PID_MAX_FD,
+      pidMax: pidMaxFd !== null,
+      proxy: proxy?.paths ?? null,
       // Dummy credential files go over the real ones, after the config paths that hold them.
       protection: [
         ...protection.binds,
         ...(proxy === null ? [] : proxy.networkModule.writeDummyFiles(proxy.credentials, runDir)),
       ],
     });
-    // The store first (socat is in it), then the limits, so socat lives under them as the agent
-    // does, then the bridge and the proxy's word.
-    const command = jailEntry(
-      config.tools.sh,
-      [
-        ...(store.kind === "binds" ? [] : [STAGED_STORE_STEP]),
-        limitsStep(plan.limits),
-        ...(proxy === null ? [] : proxySteps(config.tools.socat, proxy.paths.socketPath)),
-      ],
-      plan.argv,
-    );
-    const argsFd = privateFileFd(join(runDir, "bwrap-args"), encodeArgs(argv));
-    const seccompFd = privateFileFd(
-      join(runDir, "seccomp.bpf"),
-      seccompFilter(config.hardening, hostArch()),
-    );
-    const bwrap = [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command];
-    const [program, ...programArgs] =
-      store.kind === "binds"
-        ? bwrap
-        : stagerArgv(
-            config.tools.perl,
-            hostArch(),
-            stagerInputs(store, runDir, stagingDir, statusFile),
-            bwrap,
-          );
+    const argsFd = privateFileFd(files.bwrapArgs, encodeArgs(launch.options));
+    const seccompFd = privateFileFd(files.seccomp, seccompFilter(config.hardening, hostArch()));
+    const statusFile = files.status;
+    const [program, ...programArgs] = launch.argv;
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
     let stopJail = (): void => {};
@@ -444,4 +490,29 @@ export async function runLinuxJail(
     cleanup();
     process.off("exit", cleanup);
   }
+}
+
+/**
+ * A start's decisions without its effects, for the JailConfig a wrapper's build holds: the plan, the
+ * store view, the jail's command line, the bytes of its argument file and its seccomp filter. The
+ * build runs this before it writes the wrapper's V8 code cache (load.ts), so that the cache holds
+ * these functions compiled rather than only the bundle's top level: a start then compiles none of
+ * them, 2–4 ms of each here. Reads what a start reads, writes nothing, starts nothing. A proxied
+ * config is planned as if without its proxy: the proxy's start waits on node's own crypto and
+ * sockets, which no cache of ours holds.
+ */
+export function warmUpLinuxJail(config: JailConfig, args: readonly string[]): void {
+  const plan = planJail(config, hostFacts(), args, {});
+  const store = readStoreView(config, []);
+  const files = runFiles(join(tmpdir(), "jailed-warm-up"));
+  const launch = jailLaunch(config, plan, store, {
+    files,
+    etcFiles: etcPaths(files, synthesiseEtc(plan.user)),
+    localtime: localtime(),
+    pidMax: true,
+    proxy: null,
+    protection: [],
+  });
+  encodeArgs(launch.options);
+  seccompFilter(config.hardening, hostArch());
 }
