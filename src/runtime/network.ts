@@ -27,11 +27,10 @@ export interface NetworkPaths {
   caBundle: string;
 }
 
-export function makeNetworkPaths(runDir: string): NetworkPaths {
+/** `caBundle`: the empty trust bundle in the jail's /etc (etc.ts, etcEntries), on the host. */
+export function makeNetworkPaths(runDir: string, caBundle: string): NetworkPaths {
   const socketDir = join(runDir, "proxy");
   mkdirSync(socketDir, { mode: 0o700 });
-  const caBundle = join(runDir, "ca-bundle.crt");
-  writeFileSync(caBundle, "", { mode: 0o644 });
   return { socketDir, socketPath: join(socketDir, "proxy.sock"), caBundle };
 }
 

@@ -328,13 +328,13 @@ def run_directory():
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
-            if fields[4] == "/etc/passwd":
-                directory = os.path.dirname(os.path.dirname(fields[3]))
+            if fields[4] == "/etc":
+                directory = os.path.dirname(fields[3])
                 try:
                     return read(os.path.join(directory, "bwrap-args"))
                 except OSError as error:
                     raise Denied(error.errno, directory) from None
-    raise Denied(None, "no bind of /etc/passwd")
+    raise Denied(None, "no bind at /etc")
 
 
 def proxy_connect(host, port):

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -85,6 +86,34 @@ describe.each(RUNNERS)("a jailed shell run as $label", (runner) => {
     expect(result.stdout).toContain(`${user}:x:${runner.uid ?? 0}:`);
     expect(result.stdout.split("\n")).toContain(user);
     expect(result.stdout).not.toContain("postgres");
+  });
+
+  it("sees an /etc of the run's files only: the trust bundle under both names, the host's zone", () => {
+    const result = sh(`
+      ls -A /etc
+      readlink /etc/ssl/certs/ca-bundle.crt
+      md5sum < /etc/ssl/certs/ca-certificates.crt
+      od -An -tx1 /etc/localtime 2>/dev/null | tr -d ' \\n'`);
+    const zone = existsSync("/etc/localtime") ? readFileSync("/etc/localtime") : null;
+    const lines = result.stdout.split("\n");
+    const names = lines.slice(0, zone === null ? 5 : 6);
+    const [bundle, bundleSum, zoneHex] = lines.slice(names.length);
+    expect(names.sort()).toEqual(
+      [
+        "group",
+        "hosts",
+        "nsswitch.conf",
+        "passwd",
+        "ssl",
+        ...(zone === null ? [] : ["localtime"]),
+      ].sort(),
+    );
+    expect(closure).toContain(bundle?.split("/").slice(0, 4).join("/"));
+    const hostSum = createHash("md5")
+      .update(readFileSync(bundle as string))
+      .digest("hex");
+    expect(bundleSum).toBe(`${hostSum}  -`);
+    expect(zoneHex).toBe(zone === null ? "" : zone.toString("hex"));
   });
 
   it("writes to cwd, the config paths and /tmp, and nowhere else", () => {

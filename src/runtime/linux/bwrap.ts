@@ -1,4 +1,4 @@
-import { CA_BUNDLE_IN_JAIL, type JailPlan } from "../plan.js";
+import type { JailPlan } from "../plan.js";
 import type { StoreView } from "./store-view.js";
 
 const PID_MAX = "/proc/sys/kernel/pid_max";
@@ -18,10 +18,8 @@ export interface BwrapInputs {
   stagingDir: string;
   /** Extra paths bound for nixStore = "full" (the daemon socket); empty otherwise. */
   storeExtras: readonly string[];
-  /** Synthesised /etc files on the host: name in /etc -> host path. */
-  etcFiles: Readonly<Record<string, string>>;
-  caBundle: string;
-  localtime: string | null;
+  /** The directory on the host that is the jail's /etc (etc.ts, etcEntries). */
+  etcDir: string;
   sh: string;
   env: string;
   /**
@@ -82,12 +80,7 @@ export function bwrapArgs(inputs: BwrapInputs): string[] {
     for (const path of inputs.store.direct) args.push("--ro-bind", path, path);
   }
   for (const path of inputs.storeExtras) args.push("--bind", path, path);
-  for (const [name, hostPath] of Object.entries(inputs.etcFiles)) {
-    args.push("--ro-bind", hostPath, `/etc/${name}`);
-  }
-  args.push("--ro-bind", inputs.caBundle, CA_BUNDLE_IN_JAIL);
-  args.push("--symlink", "ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt");
-  if (inputs.localtime !== null) args.push("--ro-bind", inputs.localtime, "/etc/localtime");
+  args.push("--ro-bind", inputs.etcDir, "/etc");
   args.push("--symlink", inputs.sh, "/bin/sh", "--symlink", inputs.env, "/usr/bin/env");
   args.push("--tmpfs", plan.user.home);
   for (const mount of plan.mounts) {

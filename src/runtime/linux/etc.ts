@@ -1,3 +1,5 @@
+import { CA_BUNDLE_IN_JAIL } from "../plan.js";
+
 /** Who runs the jail, as the synthesised /etc describes them. */
 export interface JailUser {
   name: string;
@@ -22,4 +24,33 @@ export function synthesiseEtc(user: JailUser): Record<string, string> {
     hosts: "127.0.0.1 localhost\n::1 localhost\n",
     "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
   };
+}
+
+/** A file or symlink in the jail's /etc, by its path under /etc. */
+export type EtcEntry =
+  | { path: string; content: string | Uint8Array }
+  | { path: string; symlink: string };
+
+/** The trust bundle's path under /etc. */
+export const CA_BUNDLE_IN_ETC = CA_BUNDLE_IN_JAIL.slice("/etc/".length);
+
+/**
+ * Everything in the jail's /etc, which is one directory of the run's bound read-only: one bind
+ * instead of a bind per file (each costs bubblewrap ~0.15 ms). `caBundle` is linked as the trust
+ * bundle (a store path the jail sees); null when the run writes its own there (the proxy's CA
+ * added), which starts empty. `localtime` is a copy of the host's zone file, when it has one.
+ */
+export function etcEntries(
+  user: JailUser,
+  caBundle: string | null,
+  localtime: Uint8Array | null,
+): EtcEntry[] {
+  return [
+    ...Object.entries(synthesiseEtc(user)).map(([path, content]) => ({ path, content })),
+    caBundle === null
+      ? { path: CA_BUNDLE_IN_ETC, content: "" }
+      : { path: CA_BUNDLE_IN_ETC, symlink: caBundle },
+    { path: "ssl/certs/ca-certificates.crt", symlink: "ca-bundle.crt" },
+    ...(localtime === null ? [] : [{ path: "localtime", content: localtime }]),
+  ];
 }

@@ -9,8 +9,8 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  realpathSync,
   rmdirSync,
+  symlinkSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -26,7 +26,7 @@ import { type HostFacts, type JailPlan, type PlannedMount, planJail } from "../p
 import { PROXY_READY_FD, proxyEnv, proxySteps } from "./bridge.js";
 import { type Bind, bwrapArgs, encodeArgs, jailInitPidOf } from "./bwrap.js";
 import { jailEntry } from "./entry.js";
-import { synthesiseEtc } from "./etc.js";
+import { CA_BUNDLE_IN_ETC, type EtcEntry, etcEntries } from "./etc.js";
 import { openPidMaxFd } from "./pid-max.js";
 import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
@@ -136,9 +136,9 @@ function readLines(path: string): string[] {
   return readFileSync(path, "utf8").split("\n").filter(Boolean);
 }
 
-function localtime(): string | null {
+function localtime(): Uint8Array | null {
   try {
-    return realpathSync("/etc/localtime");
+    return readFileSync("/etc/localtime");
   } catch {
     return null;
   }
@@ -148,6 +148,8 @@ function localtime(): string | null {
 function runFiles(runDir: string) {
   return {
     etc: join(runDir, "etc"),
+    /** The trust bundle in etc, which a proxied run writes itself. */
+    caBundle: join(runDir, "etc", CA_BUNDLE_IN_ETC),
     bwrapArgs: join(runDir, "bwrap-args"),
     seccomp: join(runDir, "seccomp.bpf"),
     status: join(runDir, "status"),
@@ -160,19 +162,13 @@ function runFiles(runDir: string) {
 
 type RunFiles = ReturnType<typeof runFiles>;
 
-/** The synthesised /etc files' paths on the host, by their name in /etc. */
-function etcPaths(files: RunFiles, etc: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.keys(etc).map((name) => [name, join(files.etc, name)]));
-}
-
-function writeEtc(files: RunFiles, plan: JailPlan): Record<string, string> {
-  const etc = synthesiseEtc(plan.user);
-  const paths = etcPaths(files, etc);
-  mkdirSync(files.etc);
-  for (const [name, text] of Object.entries(etc)) {
-    writeFileSync(paths[name] as string, text, { mode: 0o644 });
+function writeEtc(dir: string, entries: readonly EtcEntry[]): void {
+  for (const entry of entries) {
+    const path = join(dir, entry.path);
+    mkdirSync(dirname(path), { recursive: true });
+    if ("symlink" in entry) symlinkSync(entry.symlink, path);
+    else writeFileSync(path, entry.content, { mode: 0o644 });
   }
-  return paths;
 }
 
 /**
@@ -201,8 +197,6 @@ function writeStagerLists(store: StoreView, files: RunFiles): void {
 /** What the run's own I/O found or made, for the jail's command line. */
 interface RunInputs {
   files: RunFiles;
-  etcFiles: Readonly<Record<string, string>>;
-  localtime: string | null;
   pidMax: boolean;
   proxy: NetworkPaths | null;
   protection: readonly Bind[];
@@ -223,9 +217,7 @@ function jailLaunch(
     store,
     stagingDir: run.files.staging,
     storeExtras: [],
-    etcFiles: run.etcFiles,
-    caBundle: run.proxy?.caBundle ?? config.tools.caBundle,
-    localtime: run.localtime,
+    etcDir: run.files.etc,
     sh: config.tools.sh,
     env: config.tools.env,
     socketDirs: run.proxy === null ? [] : [run.proxy.socketDir],
@@ -379,16 +371,18 @@ export async function runLinuxJail(
     releaseProtection = protection.release;
     const files = runFiles(runDir);
     const pidMaxFd = openPidMaxFd(files.pidMax, plan.limits.nproc);
+    writeEtc(
+      files.etc,
+      etcEntries(plan.user, proxied === null ? config.tools.caBundle : null, localtime()),
+    );
     const proxy =
       proxied === null
         ? null
-        : { ...proxied, paths: proxied.networkModule.makeNetworkPaths(runDir) };
+        : { ...proxied, paths: proxied.networkModule.makeNetworkPaths(runDir, files.caBundle) };
     const store = readStoreView(config, extraStorePaths);
     writeStagerLists(store, files);
     const launch = jailLaunch(config, plan, store, {
       files,
-      etcFiles: writeEtc(files, plan),
-      localtime: localtime(),
       pidMax: pidMaxFd !== null,
       proxy: proxy?.paths ?? null,
       // Dummy credential files go over the real ones, after the config paths that hold them.
@@ -504,11 +498,9 @@ export async function runLinuxJail(
 export function warmUpLinuxJail(config: JailConfig, args: readonly string[]): void {
   const plan = planJail(config, hostFacts(), args, {});
   const store = readStoreView(config, []);
-  const files = runFiles(join(tmpdir(), "jailed-warm-up"));
+  etcEntries(plan.user, config.tools.caBundle, localtime());
   const launch = jailLaunch(config, plan, store, {
-    files,
-    etcFiles: etcPaths(files, synthesiseEtc(plan.user)),
-    localtime: localtime(),
+    files: runFiles(join(tmpdir(), "jailed-warm-up")),
     pidMax: true,
     proxy: null,
     protection: [],

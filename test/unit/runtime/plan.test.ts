@@ -6,7 +6,7 @@ import {
   encodeArgs,
   jailInitPidOf,
 } from "../../../src/runtime/linux/bwrap.js";
-import { synthesiseEtc } from "../../../src/runtime/linux/etc.js";
+import { type EtcEntry, etcEntries, synthesiseEtc } from "../../../src/runtime/linux/etc.js";
 import {
   type HostFacts,
   type JailPlan,
@@ -102,9 +102,7 @@ function minimalInputs(plan: JailPlan): BwrapInputs {
     store: { kind: "binds", paths: [] },
     stagingDir: "/run/x/store",
     storeExtras: [],
-    etcFiles: {},
-    caBundle: "/ca",
-    localtime: null,
+    etcDir: "/run/x/etc",
     sh: "/sh",
     env: "/env",
     socketDirs: [],
@@ -122,9 +120,7 @@ describe("bwrapArgs", () => {
     store: { kind: "binds", paths: ["/nix/store/aaa-agent", "/nix/store/ccc-coreutils"] },
     stagingDir: "/run/x/store",
     storeExtras: [],
-    etcFiles: { passwd: "/run/x/etc/passwd" },
-    caBundle: "/nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt",
-    localtime: null,
+    etcDir: "/run/x/etc",
     sh: "/nix/store/fff-bash/bin/bash",
     env: "/nix/store/ccc-coreutils/bin/env",
     socketDirs: [],
@@ -233,12 +229,10 @@ describe("bwrapArgs", () => {
   });
 
   it("synthesises /etc, /bin/sh and /usr/bin/env", () => {
-    expect(joined).toContain("--ro-bind /run/x/etc/passwd /etc/passwd");
+    expect(joined).toContain("--ro-bind /run/x/etc /etc");
+    expect(joined).not.toMatch(/--(ro-bind|bind|symlink|file) \S+ \/etc\//);
     expect(joined).toContain("--symlink /nix/store/fff-bash/bin/bash /bin/sh");
     expect(joined).toContain("--symlink /nix/store/ccc-coreutils/bin/env /usr/bin/env");
-    expect(joined).toContain(
-      "--ro-bind /nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt /etc/ssl/certs/ca-bundle.crt",
-    );
   });
 
   it("sets exactly the planned environment and passes the status and seccomp fds", () => {
@@ -280,6 +274,47 @@ describe("synthesiseEtc", () => {
     );
     expect(etc.group).toBe("alice:x:100:\nnogroup:x:65534:\n");
     expect(etc.hosts).toBe("127.0.0.1 localhost\n::1 localhost\n");
+  });
+});
+
+describe("etcEntries", () => {
+  const bundle = "/nix/store/ggg-cacert/etc/ssl/certs/ca-bundle.crt";
+  const byPath = (entries: EtcEntry[]) => new Map(entries.map((entry) => [entry.path, entry]));
+
+  it("holds the synthesised files, the trust bundle linked from the store, and the zone file", () => {
+    const zone = new Uint8Array([84, 90, 105, 102]);
+    const entries = byPath(etcEntries(host.user, bundle, zone));
+    expect([...entries.keys()].sort()).toEqual([
+      "group",
+      "hosts",
+      "localtime",
+      "nsswitch.conf",
+      "passwd",
+      "ssl/certs/ca-bundle.crt",
+      "ssl/certs/ca-certificates.crt",
+    ]);
+    expect(entries.get("passwd")).toEqual({
+      path: "passwd",
+      content: synthesiseEtc(host.user).passwd,
+    });
+    expect(entries.get("ssl/certs/ca-bundle.crt")).toEqual({
+      path: "ssl/certs/ca-bundle.crt",
+      symlink: bundle,
+    });
+    expect(entries.get("ssl/certs/ca-certificates.crt")).toEqual({
+      path: "ssl/certs/ca-certificates.crt",
+      symlink: "ca-bundle.crt",
+    });
+    expect(entries.get("localtime")).toEqual({ path: "localtime", content: zone });
+  });
+
+  it("leaves the trust bundle an empty file for the run to write, and omits a missing zone file", () => {
+    const entries = byPath(etcEntries(host.user, null, null));
+    expect(entries.get("ssl/certs/ca-bundle.crt")).toEqual({
+      path: "ssl/certs/ca-bundle.crt",
+      content: "",
+    });
+    expect(entries.has("localtime")).toBe(false);
   });
 });
 
