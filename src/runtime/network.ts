@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import type { PreparedProxy, ProxyOptions, RunningProxy, UpstreamMap } from "../proxy/index.js";
@@ -18,8 +18,8 @@ export {
 /**
  * Where the run's proxy lives, made in the run directory before the jail so that bubblewrap can bind
  * them while the proxy starts: the socket appears in socketDir once the proxy listens, and the CA
- * bundle, empty until then, gets nixpkgs' bundle and the run's CA written into it in place (the
- * same file, so the jail's bind shows it).
+ * bundle, a copy of nixpkgs' until then, gets the run's CA appended in place (the same file, so the
+ * jail's bind shows it).
  */
 export interface NetworkPaths {
   socketDir: string;
@@ -27,7 +27,7 @@ export interface NetworkPaths {
   caBundle: string;
 }
 
-/** `caBundle`: the empty trust bundle in the jail's /etc (etc.ts, etcEntries), on the host. */
+/** `caBundle`: the trust bundle in the jail's /etc (etc.ts, etcEntries), on the host. */
 export function makeNetworkPaths(runDir: string, caBundle: string): NetworkPaths {
   const socketDir = join(runDir, "proxy");
   mkdirSync(socketDir, { mode: 0o700 });
@@ -151,10 +151,7 @@ export async function startRunNetwork(
       throw new JailSetupError(`bad network policy: ${error.message}`);
     throw error;
   }
-  writeFileSync(
-    paths.caBundle,
-    `${readFileSync(config.tools.caBundle, "utf8").trimEnd()}\n${proxy.caCertPem}`,
-  );
+  appendFileSync(paths.caBundle, `\n${proxy.caCertPem}`);
   let served: Promise<RunningProxy> | null = null;
   let closed: Promise<void> | null = null;
   const close = async (): Promise<void> => {

@@ -1,14 +1,16 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { JailConfig } from "../../src/spec/jail-config.js";
 import { startHttpsUpstream, startHttpUpstream, type Upstream } from "../proxy/helpers.js";
 import { latestAuditEntries } from "../support/e2e.js";
 import { makeSandbox, RUNNERS, runAsAsync, type Sandbox, spawnAs } from "../support/jail-run.js";
-import { nixBuild, withJailedLib } from "../support/nix.js";
+import { configFileOf, nixBuild, withJailedLib } from "../support/nix.js";
 
 /** A jailed bash with curl, allowed a few test hosts; everything else is the default deny. */
 const shellExpr = withJailedLib(`jailedLib.makeJailedAgent {
@@ -80,6 +82,18 @@ describe.each(RUNNERS)("the network of a jail run as $label", (runner) => {
     const result = await curl("https://allowed.test/hello");
     expect(result.stdout).toBe("hello from allowed.test\n\n200");
     expect(seenPaths).toContain("allowed.test/hello");
+  });
+
+  it("trusts nixpkgs' authorities and the run's CA, from one bundle", async () => {
+    const config = JSON.parse(readFileSync(configFileOf(wrapper), "utf8")) as JailConfig;
+    const nixpkgs = readFileSync(config.tools.caBundle);
+    const bundle = "/etc/ssl/certs/ca-bundle.crt";
+    const result = await sh(
+      `head -c ${nixpkgs.length} ${bundle} | md5sum; tail -c +${nixpkgs.length + 1} ${bundle}`,
+    );
+    const [sum, ...added] = result.stdout.split("\n");
+    expect(sum).toBe(`${createHash("md5").update(nixpkgs).digest("hex")}  -`);
+    expect(added.filter((line) => line === "-----BEGIN CERTIFICATE-----")).toHaveLength(1);
   });
 
   it("keeps the caller's stdin for the agent behind the bridge", async () => {

@@ -29,27 +29,29 @@ export function synthesiseEtc(user: JailUser): Record<string, string> {
 /** A file or symlink in the jail's /etc, by its path under /etc. */
 export type EtcEntry =
   | { path: string; content: string | Uint8Array }
-  | { path: string; symlink: string };
+  | { path: string; symlink: string }
+  | { path: string; copyOf: string };
 
 /** The trust bundle's path under /etc. */
 export const CA_BUNDLE_IN_ETC = CA_BUNDLE_IN_JAIL.slice("/etc/".length);
 
 /**
  * Everything in the jail's /etc, which is one directory of the run's bound read-only: one bind
- * instead of a bind per file (each costs bubblewrap ~0.15 ms). `caBundle` is linked as the trust
- * bundle (a store path the jail sees); null when the run writes its own there (the proxy's CA
- * added), which starts empty. `localtime` is a copy of the host's zone file, when it has one.
+ * instead of a bind per file (each costs bubblewrap ~0.15 ms). The trust bundle `caBundle` (a store
+ * path the jail sees) is linked, or copied when the run appends its own CA to it (`addsCa`: a
+ * proxied run, which then appends only, after the jail is spawned). `localtime` is a copy of the
+ * host's zone file, when it has one.
  */
 export function etcEntries(
   user: JailUser,
-  caBundle: string | null,
+  trust: { caBundle: string; addsCa: boolean },
   localtime: Uint8Array | null,
 ): EtcEntry[] {
   return [
     ...Object.entries(synthesiseEtc(user)).map(([path, content]) => ({ path, content })),
-    caBundle === null
-      ? { path: CA_BUNDLE_IN_ETC, content: "" }
-      : { path: CA_BUNDLE_IN_ETC, symlink: caBundle },
+    trust.addsCa
+      ? { path: CA_BUNDLE_IN_ETC, copyOf: trust.caBundle }
+      : { path: CA_BUNDLE_IN_ETC, symlink: trust.caBundle },
     { path: "ssl/certs/ca-certificates.crt", symlink: "ca-bundle.crt" },
     ...(localtime === null ? [] : [{ path: "localtime", content: localtime }]),
   ];

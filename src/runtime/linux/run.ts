@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import {
   accessSync,
+  chmodSync,
   closeSync,
   constants,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -167,7 +169,11 @@ function writeEtc(dir: string, entries: readonly EtcEntry[]): void {
     const path = join(dir, entry.path);
     mkdirSync(dirname(path), { recursive: true });
     if ("symlink" in entry) symlinkSync(entry.symlink, path);
-    else writeFileSync(path, entry.content, { mode: 0o644 });
+    else if ("copyOf" in entry) {
+      // A kernel copy; it keeps the store's read-only mode, and the run appends to it.
+      copyFileSync(entry.copyOf, path);
+      chmodSync(path, 0o644);
+    } else writeFileSync(path, entry.content, { mode: 0o644 });
   }
 }
 
@@ -373,7 +379,11 @@ export async function runLinuxJail(
     const pidMaxFd = openPidMaxFd(files.pidMax, plan.limits.nproc);
     writeEtc(
       files.etc,
-      etcEntries(plan.user, proxied === null ? config.tools.caBundle : null, localtime()),
+      etcEntries(
+        plan.user,
+        { caBundle: config.tools.caBundle, addsCa: proxied !== null },
+        localtime(),
+      ),
     );
     const proxy =
       proxied === null
@@ -498,7 +508,7 @@ export async function runLinuxJail(
 export function warmUpLinuxJail(config: JailConfig, args: readonly string[]): void {
   const plan = planJail(config, hostFacts(), args, {});
   const store = readStoreView(config, []);
-  etcEntries(plan.user, config.tools.caBundle, localtime());
+  etcEntries(plan.user, { caBundle: config.tools.caBundle, addsCa: false }, localtime());
   const launch = jailLaunch(config, plan, store, {
     files: runFiles(join(tmpdir(), "jailed-warm-up")),
     pidMax: true,

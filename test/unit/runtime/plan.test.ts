@@ -283,7 +283,7 @@ describe("etcEntries", () => {
 
   it("holds the synthesised files, the trust bundle linked from the store, and the zone file", () => {
     const zone = new Uint8Array([84, 90, 105, 102]);
-    const entries = byPath(etcEntries(host.user, bundle, zone));
+    const entries = byPath(etcEntries(host.user, { caBundle: bundle, addsCa: false }, zone));
     expect([...entries.keys()].sort()).toEqual([
       "group",
       "hosts",
@@ -308,11 +308,11 @@ describe("etcEntries", () => {
     expect(entries.get("localtime")).toEqual({ path: "localtime", content: zone });
   });
 
-  it("leaves the trust bundle an empty file for the run to write, and omits a missing zone file", () => {
-    const entries = byPath(etcEntries(host.user, null, null));
+  it("copies the trust bundle for a run that adds its CA, and omits a missing zone file", () => {
+    const entries = byPath(etcEntries(host.user, { caBundle: bundle, addsCa: true }, null));
     expect(entries.get("ssl/certs/ca-bundle.crt")).toEqual({
       path: "ssl/certs/ca-bundle.crt",
-      content: "",
+      copyOf: bundle,
     });
     expect(entries.has("localtime")).toBe(false);
   });
