@@ -150,7 +150,7 @@ function localtime(): Uint8Array | null {
 function runFiles(runDir: string) {
   return {
     etc: join(runDir, "etc"),
-    /** The trust bundle in etc, which a proxied run writes itself. */
+    /** The trust bundle in etc, to which a proxied run appends its CA. */
     caBundle: join(runDir, "etc", CA_BUNDLE_IN_ETC),
     bwrapArgs: join(runDir, "bwrap-args"),
     seccomp: join(runDir, "seccomp.bpf"),
