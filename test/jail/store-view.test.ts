@@ -190,11 +190,8 @@ describe("when staging fails, nothing starts", () => {
   const makingEntries = (entries: string) => {
     const clones = join(dir, "no-clones");
     writeFileSync(clones, "");
-    return {
-      status: status(),
-      clones,
-      make: { staging: mkdtempSync(join(dir, "staging-")), entries },
-    };
+    const staging = mkdtempSync(join(dir, "staging-"));
+    return { status: status(), root: staging, entries, clones, staging };
   };
 
   /** Runs argv and collects its output; with "stager", fds 20 and 21 are pipes and 21 closes at once. */
@@ -246,8 +243,16 @@ describe("when staging fails, nothing starts", () => {
       "-c",
       `${status}; printf . >&${READY_FD}; IFS= read -r go <&${GO_FD}; echo "answer: [$go]"`,
     ];
-    // Control: pointed at a process of its own (this bash), the stager moves the path in and says ok.
-    const inputs = { status: status(), clones, make: null };
+    // Control: pointed at a process of its own (this bash), the stager puts the path in and says ok.
+    const noEntries = join(dir, "no-entries");
+    writeFileSync(noEntries, "");
+    const inputs = {
+      status: status(),
+      root: "/nix/store",
+      entries: noEntries,
+      clones,
+      staging: null,
+    };
     const control = await run(
       stagerArgv(
         perl,

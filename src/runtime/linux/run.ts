@@ -185,11 +185,16 @@ function stagerInputs(
   store: Extract<StoreView, { kind: "built" | "made" }>,
   files: RunFiles,
 ): StagerInputs {
-  if (store.kind === "built") return { status: files.status, clones: store.clones, make: null };
+  if (store.kind === "built") {
+    const { mountPoints, entries, clones } = store;
+    return { status: files.status, root: mountPoints, entries, clones, staging: null };
+  }
   return {
     status: files.status,
+    root: files.staging,
+    entries: files.storeEntries,
     clones: files.storeClones,
-    make: { staging: files.staging, entries: files.storeEntries },
+    staging: files.staging,
   };
 }
 

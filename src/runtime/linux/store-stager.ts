@@ -13,22 +13,24 @@ export const GO_FD = 21;
  * - when the build made no mount points, it mounts a tmpfs on the staging directory, which bwrap binds
  *   read-only at the jail's /nix/store, and makes the mount points of the entries there (the paths
  *   bwrap binds itself) before bwrap starts;
- * - a forked child, while bwrap sets the jail up, clones each path to move in into a detached mount
- *   (open_tree), making its mount point first if need be (a symlink path is made as the symlink, and
- *   not cloned). When the jail's first process says it is ready (READY_FD), the child enters the
- *   jail's mount namespace (bwrap's status file names the jail's init), moves each clone onto its
- *   mount point (move_mount), and answers `ok` (GO_FD).
+ * - a forked child, while bwrap sets the jail up, builds the jail's whole /nix/store as a detached
+ *   tree: a clone (open_tree) of the directory of mount points, and onto each mount point a clone of
+ *   its store path (move_mount onto the detached tree), the entries' included; it makes a clone's
+ *   mount point first if need be (a symlink path is made as the symlink, and not cloned). When the
+ *   jail's first process says it is ready (READY_FD), the child enters the jail's mount namespace
+ *   (bwrap's status file names the jail's init), attaches the tree over the jail's /nix/store with
+ *   one move_mount, and answers `ok` (GO_FD). The shell keeps running from bwrap's binds underneath.
  * bubblewrap re-parses the mount table after each of its own binds, so it must never hold thousands of
- * them; and the clones go straight into the jail, where a tree built elsewhere would be copied whole.
- * Everything happens in the stager's own namespaces and the jail's; the host's mount table never
- * changes.
- * Arguments: the syscall numbers (`name=number,…`), bwrap's status file, the list of paths to move in,
- * the staging directory and the entries' list (both empty when the build made the mount points), then
- * `--` and bwrap's argv.
+ * them. Attaching the built tree takes ~0.3 ms for 2,000 paths, where moving each clone in took ~4 on
+ * the jail's path. Everything happens in the stager's own namespaces and the jail's; the host's mount
+ * table never changes.
+ * Arguments: the syscall numbers (`name=number,…`), bwrap's status file, the directory of mount points
+ * (the build's, or the staging directory), the entries' list, the list of the other paths, the staging
+ * directory (empty when the build made the mount points), then `--` and bwrap's argv.
  */
 const STAGER = String.raw`
 my %sys = map { split /=/ } split /,/, shift @ARGV;
-my ($status, $clones, $staging, $entries, $separator, @bwrap) = @ARGV;
+my ($status, $root, $entries, $clones, $staging, $separator, @bwrap) = @ARGV;
 my ($MS_RDONLY, $MS_NOSUID, $MS_NODEV, $MS_NOEXEC, $MS_REMOUNT, $MS_NOATIME, $MS_NODIRATIME, $MS_BIND,
   $MS_REC, $MS_PRIVATE, $MS_RELATIME, $MS_STRICTATIME)
   = (1, 2, 4, 8, 32, 1024, 2048, 4096, 16384, 1 << 18, 1 << 21, 1 << 24);
@@ -128,30 +130,31 @@ defined $pid or fail("fork: $!");
 if ($pid == 0) {
   close($ready_out);
   close($go_in);
-  my @clones;
+  my $tree = syscall($sys{open_tree}, $AT_FDCWD, "$root", $OPEN_TREE_CLONE | $O_CLOEXEC);
+  $tree >= 0 or fail("open_tree $root: $!");
   # Each clone is looked up by name in the store, not by its whole path from /.
   sysopen(my $host_store, '/nix/store', $O_PATH | $O_DIRECTORY) or fail("/nix/store: $!");
-  for my $path (lines_of($clones)) {
-    my $name = $make ? make_entry($path) : name_of($path);
+  my $empty = '';
+  my @paths = ((map { [$_, 0] } lines_of($entries)), (map { [$_, $make] } lines_of($clones)));
+  for my $path (@paths) {
+    my ($store_path, $make_point) = @$path;
+    my $name = $make_point ? make_entry($store_path) : name_of($store_path);
     next unless defined $name;
     # Store paths hold no mounts of their own: a plain clone is the whole path.
     my $clone = syscall($sys{open_tree}, fileno($host_store), $name, $OPEN_TREE_CLONE | $O_CLOEXEC);
-    $clone >= 0 or fail("open_tree $path: $!");
-    push @clones, [$clone, $name];
+    $clone >= 0 or fail("open_tree $store_path: $!");
+    syscall($sys{move_mount}, $clone, $empty, $tree, $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
+      or fail("move_mount $name: $!");
   }
   # End of file: the jail never started, and bwrap has said why.
   sysread($ready_in, my $byte, 1) or exit 0;
   sysopen(my $own_ns, '/proc/self/ns/mnt', 0) or fail("/proc/self/ns/mnt: $!");
   sysopen(my $ns, '/proc/' . jail_pid() . '/ns/mnt', 0) or fail("the jail's mount namespace: $!");
   syscall($sys{setns}, fileno($ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
-  # Resolved in the jail, where /nix/store is the directory of mount points bwrap bound.
-  sysopen(my $store, '/nix/store', $O_PATH | $O_DIRECTORY) or fail("/nix/store: $!");
-  my $empty = '';
-  for my $clone (@clones) {
-    my ($fd, $name) = @$clone;
-    syscall($sys{move_mount}, $fd, $empty, fileno($store), $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
-      or fail("move_mount $name: $!");
-  }
+  # Over the directory of mount points bwrap bound, and the entries it bound onto it.
+  my $store = '/nix/store';
+  syscall($sys{move_mount}, $tree, $empty, $AT_FDCWD, $store, $MOVE_MOUNT_F_EMPTY_PATH) == 0
+    or fail("move_mount /nix/store: $!");
   # Back out, so that the jail's mounts go with the jail, not with this process's exit.
   syscall($sys{setns}, fileno($own_ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
   syswrite($go_out, "ok\n") or exit 2;
@@ -177,13 +180,17 @@ const STAGER_SYSCALLS = [
 export interface StagerInputs {
   /** bwrap's status file: it names the jail's init, whose mount namespace the stager enters. */
   status: string;
-  /** The paths the stager moves in, a line each. */
+  /** The directory of mount points, cloned as the root of the jail's /nix/store. */
+  root: string;
+  /** The paths bwrap binds itself (the shell's closure), a line each; their mount points exist. */
+  entries: string;
+  /** Every other path, a line each. */
   clones: string;
   /**
-   * Null when the build made the mount points; else the empty directory to make them in, on a tmpfs,
-   * and the list of the paths bwrap binds itself, whose mount points come first.
+   * Null when the build made the mount points; else the empty directory (`root`) to make them in, on
+   * a tmpfs: the entries' before bwrap starts, the others' as they are cloned.
    */
-  make: { staging: string; entries: string } | null;
+  staging: string | null;
 }
 
 /** argv that runs `bwrapArgv` under the stager. */
@@ -204,9 +211,10 @@ export function stagerArgv(
     STAGER,
     numbers.join(","),
     inputs.status,
+    inputs.root,
+    inputs.entries,
     inputs.clones,
-    inputs.make?.staging ?? "",
-    inputs.make?.entries ?? "",
+    inputs.staging ?? "",
     "--",
     ...bwrapArgv,
   ];

@@ -19,10 +19,16 @@ export type StoreView =
   | { kind: "binds"; paths: readonly string[] }
   /**
    * bwrap binds the build's `mountPoints` at /nix/store and `direct` (the closure of the jail's first
-   * process, the shell that waits for the stager) over them, so that the shell can start; the stager
-   * moves in the paths listed in the file `clones`.
+   * process, the shell that waits for the stager; the file `entries` lists it) over them, so that the
+   * shell can start; the stager puts in the paths listed in the file `clones` too.
    */
-  | { kind: "built"; mountPoints: string; direct: readonly string[]; clones: string }
+  | {
+      kind: "built";
+      mountPoints: string;
+      direct: readonly string[];
+      entries: string;
+      clones: string;
+    }
   /** As "built", but the stager makes every mount point, on a tmpfs, and moves in `staged`. */
   | { kind: "made"; direct: readonly string[]; staged: readonly string[] };
 
@@ -56,6 +62,7 @@ export function planStoreView(
       kind: "built",
       mountPoints: `${view.dir}/store`,
       direct,
+      entries: `${view.dir}/entries`,
       clones: `${view.dir}/clones`,
     };
   }

@@ -190,6 +190,7 @@ describe("bwrapArgs", () => {
         kind: "built",
         mountPoints: "/nix/store/vvv-store-view/store",
         direct: ["/nix/store/fff-bash", "/nix/store/iii-glibc"],
+        entries: "/nix/store/vvv-store-view/entries",
         clones: "/nix/store/vvv-store-view/clones",
       },
     }).join(" ");

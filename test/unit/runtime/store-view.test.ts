@@ -34,6 +34,7 @@ describe("planStoreView", () => {
       kind: "built",
       mountPoints: "/nix/store/vvv-store-view/store",
       direct: ["/nix/store/p0-x", "/nix/store/p1-x"],
+      entries: "/nix/store/vvv-store-view/entries",
       clones: "/nix/store/vvv-store-view/clones",
     });
     // Paths already in the closure change nothing.
@@ -66,8 +67,10 @@ describe("the stager's argv", () => {
   it("passes the architecture's syscall numbers, the inputs, then bwrap's argv untouched", () => {
     const made = {
       status: "/run/status",
+      root: "/run/s",
+      entries: "/run/entries",
       clones: "/run/clones",
-      make: { staging: "/run/s", entries: "/run/entries" },
+      staging: "/run/s",
     };
     const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", made, [
       "/bwrap",
@@ -78,9 +81,10 @@ describe("the stager's argv", () => {
     expect(argv.slice(3)).toEqual([
       "unshare=272,mount=165,mknodat=259,open_tree=428,move_mount=429,setns=308",
       "/run/status",
-      "/run/clones",
       "/run/s",
       "/run/entries",
+      "/run/clones",
+      "/run/s",
       "--",
       "/bwrap",
       "--args",
@@ -89,12 +93,19 @@ describe("the stager's argv", () => {
     expect(stagerArgv("/perl", "aarch64", made, ["/b"])[3]).toBe(
       "unshare=97,mount=40,mknodat=33,open_tree=428,move_mount=429,setns=268",
     );
-    // Mount points the build made: nothing to make, so no staging directory and no entries.
-    const built = { status: "/run/status", clones: "/nix/store/v-view/clones", make: null };
-    expect(stagerArgv("/perl", "x86_64", built, ["/b"]).slice(4, 8)).toEqual([
+    // Mount points the build made: nothing to make, so no staging directory.
+    const built = {
+      status: "/run/status",
+      root: "/nix/store/v-view/store",
+      entries: "/nix/store/v-view/entries",
+      clones: "/nix/store/v-view/clones",
+      staging: null,
+    };
+    expect(stagerArgv("/perl", "x86_64", built, ["/b"]).slice(4, 9)).toEqual([
       "/run/status",
+      "/nix/store/v-view/store",
+      "/nix/store/v-view/entries",
       "/nix/store/v-view/clones",
-      "",
       "",
     ]);
   });
