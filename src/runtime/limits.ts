@@ -1,4 +1,5 @@
 import type { Limits } from "../spec/jail-config.js";
+import { kernelAtLeast } from "./linux/kernel.js";
 
 /**
  * The bash lines that set the jail's resource limits, for the jail's first process. Each limit is set
@@ -34,8 +35,5 @@ export function pidNamespaceMax(nproc: number): number {
  * kernel known to have it gets one.
  */
 export function kernelHasPidNamespaceMax(release: string): boolean {
-  const match = /^(\d+)\.(\d+)/.exec(release);
-  if (match === null) return false;
-  const [major, minor] = [Number(match[1]), Number(match[2])];
-  return major > 6 || (major === 6 && minor >= 14);
+  return kernelAtLeast(release, 6, 14);
 }

@@ -191,7 +191,7 @@ describe("when staging fails, nothing starts", () => {
     const clones = join(dir, "no-clones");
     writeFileSync(clones, "");
     const staging = mkdtempSync(join(dir, "staging-"));
-    return { status: status(), root: staging, entries, clones, staging };
+    return { wholeTree: true, status: status(), root: staging, entries, clones, staging };
   };
 
   /** Runs argv and collects its output; with "stager", fds 20 and 21 are pipes and 21 closes at once. */
@@ -237,39 +237,45 @@ describe("when staging fails, nothing starts", () => {
   it("the stager answers nothing when bwrap's status names no jail, and says why", async () => {
     const clones = join(dir, "one-clone");
     writeFileSync(clones, `${closure[0]}\n`);
-    // Stands in for bwrap: says where "the jail" is (or not), signals ready, prints the answer.
+    // Stands in for bwrap: says where "the jail" is (or not), signals ready, prints the answer and
+    // how many mounts are at the path afterwards.
     const fakeBwrap = (status: string) => [
       "/bin/bash",
       "-c",
-      `${status}; printf . >&${READY_FD}; IFS= read -r go <&${GO_FD}; echo "answer: [$go]"`,
+      `${status}; printf . >&${READY_FD}; IFS= read -r go <&${GO_FD}; echo "answer: [$go]"
+      awk '$5 == "${closure[0]}"' /proc/self/mountinfo | wc -l`,
     ];
-    // Control: pointed at a process of its own (this bash), the stager puts the path in and says ok.
     const noEntries = join(dir, "no-entries");
     writeFileSync(noEntries, "");
-    const inputs = {
+    const inputs = (wholeTree: boolean) => ({
+      wholeTree,
       status: status(),
       root: "/nix/store",
       entries: noEntries,
       clones,
       staging: null,
-    };
-    const control = await run(
-      stagerArgv(
-        perl,
-        hostArch(),
-        inputs,
-        fakeBwrap(`echo '{"child-pid": '$$'}' >${inputs.status}`),
-      ),
-      "none",
-    );
-    expect(control.stderr).toBe("");
-    expect(control.stdout).toBe("answer: [ok]\n");
+    });
+    // Control: pointed at a process of its own (this bash), the stager puts the path in and says
+    // ok, as one tree (this kernel) and path by path (before Linux 6.15).
+    for (const wholeTree of [true, false]) {
+      const control = await run(
+        stagerArgv(
+          perl,
+          hostArch(),
+          inputs(wholeTree),
+          fakeBwrap(`echo '{"child-pid": '$$'}' >${status()}`),
+        ),
+        "none",
+      );
+      expect(control.stderr).toBe("");
+      expect(control.stdout).toBe("answer: [ok]\n1\n");
+    }
 
     const result = await run(
-      stagerArgv(perl, hostArch(), inputs, fakeBwrap(`: >${inputs.status}`)),
+      stagerArgv(perl, hostArch(), inputs(true), fakeBwrap(`: >${status()}`)),
       "none",
     );
-    expect(result.stdout).toBe("answer: []\n");
+    expect(result.stdout).toBe("answer: []\n0\n");
     expect(result.stderr).toBe(
       "jailed: cannot set up the jail's /nix/store: bwrap's status names no child pid\n",
     );

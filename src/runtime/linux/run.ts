@@ -16,7 +16,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
+import { release, tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import type { JailConfig } from "../../spec/jail-config.js";
@@ -34,7 +34,12 @@ import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
 import { hostArch } from "./seccomp/abi.js";
 import { seccompFilter } from "./seccomp/prebuilt.js";
-import { STAGED_STORE_STEP, type StagerInputs, stagerArgv } from "./store-stager.js";
+import {
+  kernelMountsOnDetachedTrees,
+  STAGED_STORE_STEP,
+  type StagerInputs,
+  stagerArgv,
+} from "./store-stager.js";
 import { pathLines, planStoreView, type StoreView } from "./store-view.js";
 
 /** A tmpfs on Linux systems, world-writable and sticky like /tmp. */
@@ -184,12 +189,14 @@ function writeEtc(dir: string, entries: readonly EtcEntry[]): void {
 function stagerInputs(
   store: Extract<StoreView, { kind: "built" | "made" }>,
   files: RunFiles,
+  wholeTree: boolean,
 ): StagerInputs {
   if (store.kind === "built") {
     const { mountPoints, entries, clones } = store;
-    return { status: files.status, root: mountPoints, entries, clones, staging: null };
+    return { wholeTree, status: files.status, root: mountPoints, entries, clones, staging: null };
   }
   return {
+    wholeTree,
     status: files.status,
     root: files.staging,
     entries: files.storeEntries,
@@ -208,6 +215,8 @@ function writeStagerLists(store: StoreView, files: RunFiles): void {
 /** What the run's own I/O found or made, for the jail's command line. */
 interface RunInputs {
   files: RunFiles;
+  /** The kernel's release (`uname -r`): what the jail's setup may ask of it. */
+  kernel: string;
   pidMax: boolean;
   proxy: NetworkPaths | null;
   protection: readonly Bind[];
@@ -254,7 +263,12 @@ function jailLaunch(
     argv:
       store.kind === "binds"
         ? bwrap
-        : stagerArgv(config.tools.perl, hostArch(), stagerInputs(store, run.files), bwrap),
+        : stagerArgv(
+            config.tools.perl,
+            hostArch(),
+            stagerInputs(store, run.files, kernelMountsOnDetachedTrees(run.kernel)),
+            bwrap,
+          ),
   };
 }
 
@@ -398,6 +412,7 @@ export async function runLinuxJail(
     writeStagerLists(store, files);
     const launch = jailLaunch(config, plan, store, {
       files,
+      kernel: release(),
       pidMax: pidMaxFd !== null,
       proxy: proxy?.paths ?? null,
       // Dummy credential files go over the real ones, after the config paths that hold them.
@@ -516,6 +531,7 @@ export function warmUpLinuxJail(config: JailConfig, args: readonly string[]): vo
   etcEntries(plan.user, { caBundle: config.tools.caBundle, addsCa: false }, localtime());
   const launch = jailLaunch(config, plan, store, {
     files: runFiles(join(tmpdir(), "jailed-warm-up")),
+    kernel: release(),
     pidMax: true,
     proxy: null,
     protection: [],

@@ -1,3 +1,4 @@
+import { kernelAtLeast } from "./kernel.js";
 import type { Arch } from "./seccomp/abi.js";
 import { syscallNumber } from "./seccomp/syscalls.js";
 
@@ -13,24 +14,26 @@ export const GO_FD = 21;
  * - when the build made no mount points, it mounts a tmpfs on the staging directory, which bwrap binds
  *   read-only at the jail's /nix/store, and makes the mount points of the entries there (the paths
  *   bwrap binds itself) before bwrap starts;
- * - a forked child, while bwrap sets the jail up, builds the jail's whole /nix/store as a detached
- *   tree: a clone (open_tree) of the directory of mount points, and onto each mount point a clone of
- *   its store path (move_mount onto the detached tree), the entries' included; it makes a clone's
- *   mount point first if need be (a symlink path is made as the symlink, and not cloned). When the
- *   jail's first process says it is ready (READY_FD), the child enters the jail's mount namespace
- *   (bwrap's status file names the jail's init), attaches the tree over the jail's /nix/store with
- *   one move_mount, and answers `ok` (GO_FD). The shell keeps running from bwrap's binds underneath.
+ * - a forked child, while bwrap sets the jail up, clones each store path (open_tree), making its
+ *   mount point first if need be (a symlink path is made as the symlink, and not cloned). Where the
+ *   kernel mounts onto detached trees (Linux 6.15), it builds the jail's whole /nix/store that way:
+ *   a clone of the directory of mount points, each path's clone moved onto it, the entries' too.
+ *   When the jail's first process says it is ready (READY_FD), the child enters the jail's mount
+ *   namespace (bwrap's status file names the jail's init) and attaches the tree over the jail's
+ *   /nix/store with one move_mount (the shell keeps running from bwrap's binds underneath), or, on
+ *   an older kernel, moves each clone onto its mount point there; then it answers `ok` (GO_FD).
  * bubblewrap re-parses the mount table after each of its own binds, so it must never hold thousands of
- * them. Attaching the built tree takes ~0.3 ms for 2,000 paths, where moving each clone in took ~4 on
- * the jail's path. Everything happens in the stager's own namespaces and the jail's; the host's mount
+ * them. Attaching the tree takes ~0.3 ms for 2,000 paths, where moving each clone in takes ~4 on the
+ * jail's path. Everything happens in the stager's own namespaces and the jail's; the host's mount
  * table never changes.
- * Arguments: the syscall numbers (`name=number,…`), bwrap's status file, the directory of mount points
- * (the build's, or the staging directory), the entries' list, the list of the other paths, the staging
- * directory (empty when the build made the mount points), then `--` and bwrap's argv.
+ * Arguments: the syscall numbers (`name=number,…`), `tree` or `each`, bwrap's status file, the
+ * directory of mount points (the build's, or the staging directory), the entries' list, the list of
+ * the other paths, the staging directory (empty when the build made the mount points), then `--` and
+ * bwrap's argv.
  */
 const STAGER = String.raw`
 my %sys = map { split /=/ } split /,/, shift @ARGV;
-my ($status, $root, $entries, $clones, $staging, $separator, @bwrap) = @ARGV;
+my ($attach, $status, $root, $entries, $clones, $staging, $separator, @bwrap) = @ARGV;
 my ($MS_RDONLY, $MS_NOSUID, $MS_NODEV, $MS_NOEXEC, $MS_REMOUNT, $MS_NOATIME, $MS_NODIRATIME, $MS_BIND,
   $MS_REC, $MS_PRIVATE, $MS_RELATIME, $MS_STRICTATIME)
   = (1, 2, 4, 8, 32, 1024, 2048, 4096, 16384, 1 << 18, 1 << 21, 1 << 24);
@@ -39,7 +42,8 @@ my ($AT_FDCWD, $O_PATH, $O_DIRECTORY, $O_CLOEXEC, $S_IFREG) = (-100, 0x200000, 0
 my ($OPEN_TREE_CLONE, $MOVE_MOUNT_F_EMPTY_PATH) = (1, 4);
 
 sub fail { print STDERR "jailed: cannot set up the jail's /nix/store: @_\n"; exit 2 }
-$separator eq '--' && @bwrap or fail('bad arguments');
+$separator eq '--' && @bwrap && $attach =~ /^(tree|each)$/ or fail('bad arguments');
+my $whole = $attach eq 'tree';
 my $make = $staging ne '';
 
 # syscall() passes a string by its address and a number as is: a numeric 0 is NULL. Copies ("$x")
@@ -130,12 +134,14 @@ defined $pid or fail("fork: $!");
 if ($pid == 0) {
   close($ready_out);
   close($go_in);
-  my $tree = syscall($sys{open_tree}, $AT_FDCWD, "$root", $OPEN_TREE_CLONE | $O_CLOEXEC);
+  my $tree = $whole ? syscall($sys{open_tree}, $AT_FDCWD, "$root", $OPEN_TREE_CLONE | $O_CLOEXEC) : 0;
   $tree >= 0 or fail("open_tree $root: $!");
   # Each clone is looked up by name in the store, not by its whole path from /.
   sysopen(my $host_store, '/nix/store', $O_PATH | $O_DIRECTORY) or fail("/nix/store: $!");
   my $empty = '';
-  my @paths = ((map { [$_, 0] } lines_of($entries)), (map { [$_, $make] } lines_of($clones)));
+  # The entries are in the jail already (bwrap binds them), so only a whole tree needs them.
+  my @paths = ((map { [$_, 0] } ($whole ? lines_of($entries) : ())), (map { [$_, $make] } lines_of($clones)));
+  my @clones;
   for my $path (@paths) {
     my ($store_path, $make_point) = @$path;
     my $name = $make_point ? make_entry($store_path) : name_of($store_path);
@@ -143,18 +149,32 @@ if ($pid == 0) {
     # Store paths hold no mounts of their own: a plain clone is the whole path.
     my $clone = syscall($sys{open_tree}, fileno($host_store), $name, $OPEN_TREE_CLONE | $O_CLOEXEC);
     $clone >= 0 or fail("open_tree $store_path: $!");
-    syscall($sys{move_mount}, $clone, $empty, $tree, $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
-      or fail("move_mount $name: $!");
+    if ($whole) {
+      syscall($sys{move_mount}, $clone, $empty, $tree, $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
+        or fail("move_mount $name: $!");
+    } else {
+      push @clones, [$clone, $name];
+    }
   }
   # End of file: the jail never started, and bwrap has said why.
   sysread($ready_in, my $byte, 1) or exit 0;
   sysopen(my $own_ns, '/proc/self/ns/mnt', 0) or fail("/proc/self/ns/mnt: $!");
   sysopen(my $ns, '/proc/' . jail_pid() . '/ns/mnt', 0) or fail("the jail's mount namespace: $!");
   syscall($sys{setns}, fileno($ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
-  # Over the directory of mount points bwrap bound, and the entries it bound onto it.
-  my $store = '/nix/store';
-  syscall($sys{move_mount}, $tree, $empty, $AT_FDCWD, $store, $MOVE_MOUNT_F_EMPTY_PATH) == 0
-    or fail("move_mount /nix/store: $!");
+  if ($whole) {
+    # Over the directory of mount points bwrap bound, and the entries it bound onto it.
+    my $store = '/nix/store';
+    syscall($sys{move_mount}, $tree, $empty, $AT_FDCWD, $store, $MOVE_MOUNT_F_EMPTY_PATH) == 0
+      or fail("move_mount /nix/store: $!");
+  } else {
+    # Resolved in the jail, where /nix/store is the directory of mount points bwrap bound.
+    sysopen(my $store, '/nix/store', $O_PATH | $O_DIRECTORY) or fail("/nix/store: $!");
+    for my $clone (@clones) {
+      my ($fd, $name) = @$clone;
+      syscall($sys{move_mount}, $fd, $empty, fileno($store), $name, $MOVE_MOUNT_F_EMPTY_PATH) == 0
+        or fail("move_mount $name: $!");
+    }
+  }
   # Back out, so that the jail's mounts go with the jail, not with this process's exit.
   syscall($sys{setns}, fileno($own_ns), $CLONE_NEWNS) == 0 or fail("setns: $!");
   syswrite($go_out, "ok\n") or exit 2;
@@ -178,6 +198,11 @@ const STAGER_SYSCALLS = [
 ] as const;
 
 export interface StagerInputs {
+  /**
+   * Whether the kernel mounts onto detached trees (kernelMountsOnDetachedTrees): the stager then
+   * attaches the whole store at once, else it moves each path in.
+   */
+  wholeTree: boolean;
   /** bwrap's status file: it names the jail's init, whose mount namespace the stager enters. */
   status: string;
   /** The directory of mount points, cloned as the root of the jail's /nix/store. */
@@ -191,6 +216,11 @@ export interface StagerInputs {
    * a tmpfs: the entries' before bwrap starts, the others' as they are cloned.
    */
   staging: string | null;
+}
+
+/** Linux 6.15 lets a mount go onto a detached mount tree (move_mount onto an open_tree clone). */
+export function kernelMountsOnDetachedTrees(release: string): boolean {
+  return kernelAtLeast(release, 6, 15);
 }
 
 /** argv that runs `bwrapArgv` under the stager. */
@@ -210,6 +240,7 @@ export function stagerArgv(
     "-e",
     STAGER,
     numbers.join(","),
+    inputs.wholeTree ? "tree" : "each",
     inputs.status,
     inputs.root,
     inputs.entries,

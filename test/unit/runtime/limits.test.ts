@@ -6,6 +6,7 @@ import {
   pidNamespaceMax,
 } from "../../../src/runtime/limits.js";
 import { jailEntry } from "../../../src/runtime/linux/entry.js";
+import { kernelAtLeast } from "../../../src/runtime/linux/kernel.js";
 
 describe("limitsStep", () => {
   it("sets each limit soft and hard and core dumps to 0, inherited through the agent's exec", () => {
@@ -51,6 +52,18 @@ describe("pidNamespaceMax", () => {
     expect(pidNamespaceMax(4096)).toBe(4097);
     expect(pidNamespaceMax(10)).toBe(301);
     expect(pidNamespaceMax(10_000_000)).toBe(4 * 1024 * 1024);
+  });
+});
+
+describe("kernelAtLeast", () => {
+  it("compares the release's major and minor, and says no to one it cannot read", () => {
+    expect(kernelAtLeast("6.14.0", 6, 14)).toBe(true);
+    expect(kernelAtLeast("6.14.0-rc1", 6, 15)).toBe(false);
+    expect(kernelAtLeast("7.0.1", 6, 15)).toBe(true);
+    expect(kernelAtLeast("5.19.0", 6, 1)).toBe(false);
+    expect(kernelAtLeast("6.2.0", 6, 15)).toBe(false);
+    expect(kernelAtLeast("", 1, 0)).toBe(false);
+    expect(kernelAtLeast("weird", 1, 0)).toBe(false);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   GO_FD,
+  kernelMountsOnDetachedTrees,
   READY_FD,
   STAGED_STORE_STEP,
   stagerArgv,
@@ -63,9 +64,19 @@ describe("planStoreView", () => {
   });
 });
 
+describe("kernelMountsOnDetachedTrees", () => {
+  it("is true from Linux 6.15 on", () => {
+    expect(kernelMountsOnDetachedTrees("6.15.0")).toBe(true);
+    expect(kernelMountsOnDetachedTrees("6.18.44-fc-v595")).toBe(true);
+    expect(kernelMountsOnDetachedTrees("6.14.11-300.fc42.x86_64")).toBe(false);
+    expect(kernelMountsOnDetachedTrees("6.6.63")).toBe(false);
+  });
+});
+
 describe("the stager's argv", () => {
   it("passes the architecture's syscall numbers, the inputs, then bwrap's argv untouched", () => {
     const made = {
+      wholeTree: true,
       status: "/run/status",
       root: "/run/s",
       entries: "/run/entries",
@@ -80,6 +91,7 @@ describe("the stager's argv", () => {
     expect(argv.slice(0, 2)).toEqual(["/nix/store/p-perl/bin/perl", "-e"]);
     expect(argv.slice(3)).toEqual([
       "unshare=272,mount=165,mknodat=259,open_tree=428,move_mount=429,setns=308",
+      "tree",
       "/run/status",
       "/run/s",
       "/run/entries",
@@ -95,13 +107,15 @@ describe("the stager's argv", () => {
     );
     // Mount points the build made: nothing to make, so no staging directory.
     const built = {
+      wholeTree: false,
       status: "/run/status",
       root: "/nix/store/v-view/store",
       entries: "/nix/store/v-view/entries",
       clones: "/nix/store/v-view/clones",
       staging: null,
     };
-    expect(stagerArgv("/perl", "x86_64", built, ["/b"]).slice(4, 9)).toEqual([
+    expect(stagerArgv("/perl", "x86_64", built, ["/b"]).slice(4, 10)).toEqual([
+      "each",
       "/run/status",
       "/nix/store/v-view/store",
       "/nix/store/v-view/entries",
