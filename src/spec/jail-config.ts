@@ -70,7 +70,7 @@ export const JailConfigSchema = v.strictObject({
   storePaths: absolute,
   /**
    * The jail's /nix/store prepared by the build (nix/lib.nix, `storeView`): `store/` holds a mount point
-   * per closure path, `entries` the shell's closure, `clones` the paths the store stager moves in.
+   * per closure path, `entries` the shell's closure, `clones` the paths the store stager puts in.
    */
   storeView: absolute,
   path: v.array(absolute),
