@@ -170,9 +170,12 @@ function runFiles(runDir: string) {
 type RunFiles = ReturnType<typeof runFiles>;
 
 function writeEtc(dir: string, entries: readonly EtcEntry[]): void {
+  // Each directory once: several entries share one.
+  for (const parent of new Set(entries.map((entry) => dirname(join(dir, entry.path))))) {
+    mkdirSync(parent, { recursive: true });
+  }
   for (const entry of entries) {
     const path = join(dir, entry.path);
-    mkdirSync(dirname(path), { recursive: true });
     if ("symlink" in entry) symlinkSync(entry.symlink, path);
     else if ("copyOf" in entry) {
       // A kernel copy; it keeps the store's read-only mode, and the run appends to it.
@@ -395,7 +398,8 @@ export async function runLinuxJail(
     const protection = protectPaths(plan, runDir);
     releaseProtection = protection.release;
     const files = runFiles(runDir);
-    const pidMaxFd = openPidMaxFd(files.pidMax, plan.limits.nproc);
+    const kernel = release();
+    const pidMaxFd = openPidMaxFd(files.pidMax, plan.limits.nproc, kernel);
     writeEtc(
       files.etc,
       etcEntries(
@@ -412,7 +416,7 @@ export async function runLinuxJail(
     writeStagerLists(store, files);
     const launch = jailLaunch(config, plan, store, {
       files,
-      kernel: release(),
+      kernel,
       pidMax: pidMaxFd !== null,
       proxy: proxy?.paths ?? null,
       // Dummy credential files go over the real ones, after the config paths that hold them.
@@ -423,7 +427,6 @@ export async function runLinuxJail(
     });
     const argsFd = privateFileFd(files.bwrapArgs, encodeArgs(launch.options));
     const seccompFd = privateFileFd(files.seccomp, seccompFilter(config.hardening, hostArch()));
-    const statusFile = files.status;
     const [program, ...programArgs] = launch.argv;
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
@@ -436,7 +439,7 @@ export async function runLinuxJail(
             stopJail();
             void closeNetwork();
           });
-    const statusFd = openSync(statusFile, "wx", 0o600);
+    const statusFd = openSync(files.status, "wx", 0o600);
     const child = spawn(program as string, programArgs, {
       stdio: [
         "inherit",
@@ -456,14 +459,14 @@ export async function runLinuxJail(
     closeSync(statusFd);
     closeSync(seccompFd);
     if (pidMaxFd !== null) closeSync(pidMaxFd);
-    const stopForwarding = forwardSignals(child, statusFile);
+    const stopForwarding = forwardSignals(child, files.status);
     const ready = proxy === null ? null : (child.stdio as unknown as Writable[])[PROXY_READY_FD];
     // A jail that died before reading the word closes its end: its exit says why, not EPIPE here.
     ready?.on("error", () => {});
     let agentReleased = proxy === null;
     // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
     stopJail = () => {
-      if (agentReleased) killJail(child, statusFile);
+      if (agentReleased) killJail(child, files.status);
       else ready?.end();
     };
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
@@ -503,7 +506,7 @@ export async function runLinuxJail(
         `${replaced} was replaced on the host during the run, which uncovers the real file in the jail; the jail was stopped`,
       );
     }
-    if (jailInitPid(statusFile) === null) {
+    if (jailInitPid(files.status) === null) {
       throw new JailSetupError(
         "bubblewrap could not set up the jail (its own message is above); check that user namespaces are allowed for this user",
       );

@@ -3,7 +3,7 @@
  * small. Past STAGE_ABOVE_PATHS that costs O(n²): after every bind bubblewrap ≤ 0.11 re-reads and
  * re-parses the whole mount table (containers/bubblewrap#384), seconds for 2,000 paths. A big closure is
  * staged instead (store-stager.ts): bwrap binds a directory of empty mount points at /nix/store, and the
- * stager puts each path on its mount point once the jail is set up (store-stager.ts).
+ * stager puts each path on its mount point once the jail is set up.
  *
  * The build prepares those mount points (nix/lib.nix, `storeView`): the view's `store/` holds one per
  * closure path (a symlink path as the symlink), `entries` lists the shell's closure and `clones` every
