@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import { kernelRandomBytes } from "../proxy/credentials/random.js";
 import type { PreparedProxy, ProxyOptions, RunningProxy, UpstreamMap } from "../proxy/index.js";
 import type { JailConfig } from "../spec/jail-config.js";
 import type { Rule } from "../spec/policy.js";
@@ -53,7 +53,12 @@ export function auditPathFor(
     ? env.XDG_STATE_HOME
     : join(home, ".local", "state");
   const stamp = now.toISOString().replace(/[:.]/g, "-");
-  return join(state, "jailed", "runs", `${stamp}-${name}-${randomBytes(3).toString("hex")}.jsonl`);
+  return join(
+    state,
+    "jailed",
+    "runs",
+    `${stamp}-${name}-${kernelRandomBytes(3).toString("hex")}.jsonl`,
+  );
 }
 
 type TestOptions = Pick<ProxyOptions, "upstreams" | "extraUpstreamCaPems" | "lookup">;
@@ -121,7 +126,7 @@ function denialNotifier(): (host: string, message: string) => void {
 
 /** The run's random proxy credential: a process outside the jail that finds the socket cannot use it. */
 export function newProxyToken(): string {
-  return randomBytes(24).toString("hex");
+  return kernelRandomBytes(24).toString("hex");
 }
 
 export async function startRunNetwork(

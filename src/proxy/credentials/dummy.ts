@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { randomPicker } from "./random.js";
 
 /**
  * Prefixes vendors put in front of their tokens, which clients and servers check before anything
@@ -69,7 +69,7 @@ export function jwtClaimsPart(token: string): string {
  * of the tokens they hold, and no server takes a token whose signature does not verify.
  * `pick(n)` draws an integer in [0, n); tests pass a seeded one.
  */
-export function makeDummy(token: string, pick: (n: number) => number = randomInt): string {
+export function makeDummy(token: string, pick: (n: number) => number = randomPicker()): string {
   const prefix = jwtClaimsPart(token) || knownPrefix(token);
   const body = token.slice(prefix.length);
   const alphabet = alphabetOf(body);
