@@ -46,10 +46,12 @@ export interface RunningProxy {
 export interface PreparedProxy {
   /** The run's CA certificate: the jail's trust bundle must include it. */
   caCertPem: string;
+  /** Resolves when the socket accepts its first connection: a caller may serve no sooner. */
+  firstConnection: Promise<void>;
   /**
-   * Loads the half that answers clients (node:http, node:tls and the proxy's request code) and
-   * hands it every connection accepted so far. A run calls it once the jail is starting, so that
-   * loading overlaps bubblewrap's setup instead of delaying it.
+   * Loads the half that answers clients (node:http, node:tls and the proxy's request code, ~10 ms
+   * of CPU) and hands it every connection accepted so far. A run calls it at the jail's first
+   * connection, or once the agent has had time to start (runtime/network.ts).
    */
   serve(): Promise<RunningProxy>;
   /** For a run that stops before serve(): closes the socket, its connections and the audit log. */
@@ -77,7 +79,12 @@ export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy
   const ca = createRunCa();
   const audit = openAuditLog(options.auditPath);
   const held = new Set<Socket>();
+  let connected = (): void => {};
+  const firstConnection = new Promise<void>((resolve) => {
+    connected = resolve;
+  });
   let accept = (socket: Socket): void => {
+    connected();
     held.add(socket);
     socket.once("close", () => held.delete(socket));
   };
@@ -98,6 +105,7 @@ export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy
   };
   return {
     caCertPem: ca.certPem,
+    firstConnection,
     async serve() {
       const { serveProxy } = await import("./serve.js");
       const proxy = serveProxy({ ...options, policy, checkAuth, ca, audit });

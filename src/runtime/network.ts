@@ -36,7 +36,10 @@ export function makeNetworkPaths(runDir: string, caBundle: string): NetworkPaths
 
 /** The run's proxy, listening. */
 export interface RunNetwork {
-  /** Starts answering the jail's connections, which wait until then. */
+  /**
+   * Starts answering the jail's connections, which wait until then: at the first one, or
+   * SERVE_DELAY_MS after the call, whichever is sooner; never once close() is called.
+   */
   serve(): Promise<void>;
   /** Closes the proxy and its connections, served or not yet; the same promise on every call. */
   close(): Promise<void>;
@@ -124,6 +127,19 @@ function denialNotifier(): (host: string, message: string) => void {
   };
 }
 
+/**
+ * Loading the proxy's answering half takes ~10 ms of CPU. Done while the agent starts, it takes a
+ * core from the agent (a jailed `codex --version` ended 3–4 ms later on 2 cores), and a run that
+ * makes no request never needs it. Agents make their first request well after this (node agents
+ * take 300+ ms to boot), so the wait costs their first request nothing; a sooner one starts the load.
+ */
+const SERVE_DELAY_MS = 50;
+
+function delay(ms: number): Promise<void> {
+  // Unreferenced: a run whose jail has exited does not wait for it.
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /** The run's random proxy credential: a process outside the jail that finds the socket cannot use it. */
 export function newProxyToken(): string {
   return kernelRandomBytes(24).toString("hex");
@@ -165,6 +181,8 @@ export async function startRunNetwork(
   };
   return {
     async serve() {
+      await Promise.race([proxy.firstConnection, delay(SERVE_DELAY_MS)]);
+      if (closed !== null) return;
       served ??= proxy.serve();
       await served;
     },

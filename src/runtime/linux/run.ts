@@ -474,7 +474,8 @@ export async function runLinuxJail(
       child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
     });
     // The proxy starts while bubblewrap sets the jail up, and the agent waits for its `ok`; the
-    // proxy's HTTP and TLS half loads after that, and the jail's connections wait until it has.
+    // proxy's HTTP and TLS half loads after that (or never, if the jail ends first), and the
+    // jail's connections wait until it has.
     try {
       if (proxy !== null) {
         network = await proxy.networkModule.startRunNetwork(
@@ -489,7 +490,7 @@ export async function runLinuxJail(
           ready.end("ok\n");
           agentReleased = true;
         }
-        await network.serve();
+        await Promise.race([network.serve(), exited]);
       }
     } catch (error) {
       stopJail();
