@@ -6,8 +6,8 @@ import { openAuditLog } from "./audit.js";
 import { createProxyAuthCheck } from "./auth.js";
 import type { ResolvedCredential } from "./credentials/inject.js";
 import type { Resolve, UpstreamMap } from "./dial.js";
-import { compilePolicy } from "./policy/compile.js";
-import { createRunCa } from "./tls/ca.js";
+import { type CompiledPolicy, compilePolicy } from "./policy/compile.js";
+import { createRunCa, type RunCa } from "./tls/ca.js";
 
 export type { AuditEntry } from "./audit.js";
 export { proxyAuthorization } from "./auth.js";
@@ -58,12 +58,17 @@ export interface PreparedProxy {
   close(): Promise<void>;
 }
 
-/**
- * Everything that can refuse a start, done before the jail starts: the policy is compiled (a bad
- * rule rejects with PolicyError), the CA made, the audit log opened, and the socket listening.
- * Connections accepted before serve() wait, unanswered; nothing is forwarded until then.
- */
-export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy> {
+/** What the proxy decides before it touches a file or a socket. */
+export interface ProxyParts {
+  policy: CompiledPolicy;
+  checkAuth: (header: string | undefined) => boolean;
+  ca: RunCa;
+}
+
+/** The policy compiled (a bad rule throws PolicyError), the proxy credential's check, the run's CA. */
+export function makeProxyParts(
+  options: Pick<ProxyOptions, "token" | "rules" | "extraUpstreamCaPems">,
+): ProxyParts {
   const policy = compilePolicy(options.rules);
   const checkAuth = createProxyAuthCheck(options.token);
   // Node would ignore a bad one silently (and its upstreams would fail later): say so now.
@@ -76,7 +81,16 @@ export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy
       );
     }
   }
-  const ca = createRunCa();
+  return { policy, checkAuth, ca: createRunCa() };
+}
+
+/**
+ * Everything that can refuse a start, done before the jail starts: the proxy's parts made, the
+ * audit log opened, and the socket listening. Connections accepted before serve() wait,
+ * unanswered; nothing is forwarded until then.
+ */
+export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy> {
+  const { policy, checkAuth, ca } = makeProxyParts(options);
   const audit = openAuditLog(options.auditPath);
   const held = new Set<Socket>();
   let connected = (): void => {};

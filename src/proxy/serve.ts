@@ -4,20 +4,15 @@ import { setFlagsFromString } from "node:v8";
 import type { AuditLog } from "./audit.js";
 import { createCredentialSwap } from "./credentials/index.js";
 import { createRouter, resolveWithSystem } from "./dial.js";
-import type { ProxyOptions } from "./index.js";
-import type { CompiledPolicy } from "./policy/index.js";
+import type { ProxyOptions, ProxyParts } from "./index.js";
 import { createProxyServer, type ProxyServer } from "./server.js";
 import { withHostContexts } from "./tls/authority.js";
-import type { RunCa } from "./tls/ca.js";
 
 /**
  * The proxy's options, and what prepareProxy (index.ts) made of them before the jail started, for
  * the half that answers clients.
  */
-export interface Prepared extends ProxyOptions {
-  policy: CompiledPolicy;
-  checkAuth: (header: string | undefined) => boolean;
-  ca: RunCa;
+export interface Prepared extends ProxyOptions, ProxyParts {
   audit: AuditLog;
 }
 

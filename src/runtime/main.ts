@@ -43,7 +43,7 @@ export async function warmUp(argv: readonly string[]): Promise<void> {
   const config = applyOverrides(readJailConfig(configPath), {});
   if (process.platform !== "linux") return;
   const { warmUpLinuxJail } = await import("./linux/run.js");
-  warmUpLinuxJail(config, []);
+  await warmUpLinuxJail(config, []);
 }
 
 /**

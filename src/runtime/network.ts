@@ -28,10 +28,15 @@ export interface NetworkPaths {
 }
 
 /** `caBundle`: the trust bundle in the jail's /etc (etc.ts, etcEntries), on the host. */
-export function makeNetworkPaths(runDir: string, caBundle: string): NetworkPaths {
+export function networkPaths(runDir: string, caBundle: string): NetworkPaths {
   const socketDir = join(runDir, "proxy");
-  mkdirSync(socketDir, { mode: 0o700 });
   return { socketDir, socketPath: join(socketDir, "proxy.sock"), caBundle };
+}
+
+export function makeNetworkPaths(runDir: string, caBundle: string): NetworkPaths {
+  const paths = networkPaths(runDir, caBundle);
+  mkdirSync(paths.socketDir, { mode: 0o700 });
+  return paths;
 }
 
 /** The run's proxy, listening. */
@@ -143,6 +148,16 @@ function delay(ms: number): Promise<void> {
 /** The run's random proxy credential: a process outside the jail that finds the socket cannot use it. */
 export function newProxyToken(): string {
   return kernelRandomBytes(24).toString("hex");
+}
+
+/**
+ * The proxy's start without its files and socket, for a wrapper's code cache (run.ts,
+ * warmUpLinuxJail): the rules read and compiled, a CA made, the audit log's path named.
+ */
+export async function warmUpRunNetwork(config: JailConfig, home: string): Promise<void> {
+  auditPathFor(process.env, home, config.name, new Date());
+  const { makeProxyParts } = await import("../proxy/index.js");
+  makeProxyParts({ token: newProxyToken(), rules: await rulesOf(config) });
 }
 
 export async function startRunNetwork(

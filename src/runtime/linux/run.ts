@@ -522,24 +522,34 @@ export async function runLinuxJail(
 
 /**
  * A start's decisions without its effects, for the JailConfig a wrapper's build holds: the plan, the
- * store view, the jail's command line, the bytes of its argument file and its seccomp filter. The
- * build runs this before it writes the wrapper's V8 code cache (load.ts), so that the cache holds
- * these functions compiled rather than only the bundle's top level: a start then compiles none of
- * them, 2–4 ms of each here. Reads what a start reads, writes nothing, starts nothing. A proxied
- * config is planned as if without its proxy: the proxy's start waits on node's own crypto and
- * sockets, which no cache of ours holds.
+ * store view, the jail's command line, the bytes of its argument file and its seccomp filter, and for
+ * a proxied config the proxy's own (network.ts, warmUpRunNetwork). The build runs this before it
+ * writes the wrapper's V8 code cache (load.ts), so that the cache holds these functions compiled
+ * rather than only the bundle's top level: a start then compiles none of them, 2–4 ms of each here.
+ * Reads what a start reads, writes nothing, starts nothing; the run's credentials are left out, as
+ * reading one may run a command.
  */
-export function warmUpLinuxJail(config: JailConfig, args: readonly string[]): void {
-  const plan = planJail(config, hostFacts(), args, {});
+export async function warmUpLinuxJail(config: JailConfig, args: readonly string[]): Promise<void> {
+  const host = hostFacts();
+  const network = config.network.mode === "proxy" ? await import("../network.js") : null;
+  const plan = planJail(
+    config,
+    host,
+    args,
+    network === null ? {} : proxyEnv(network.newProxyToken()),
+  );
   const store = readStoreView(config, []);
-  etcEntries(plan.user, { caBundle: config.tools.caBundle, addsCa: false }, localtime());
+  etcEntries(plan.user, { caBundle: config.tools.caBundle, addsCa: network !== null }, localtime());
+  const runDir = join(tmpdir(), "jailed-warm-up");
+  const files = runFiles(runDir);
   const launch = jailLaunch(config, plan, store, {
-    files: runFiles(join(tmpdir(), "jailed-warm-up")),
+    files,
     kernel: release(),
     pidMax: true,
-    proxy: null,
+    proxy: network?.networkPaths(runDir, files.caBundle) ?? null,
     protection: [],
   });
   encodeArgs(launch.options);
   seccompFilter(config.hardening, hostArch());
+  await network?.warmUpRunNetwork(config, host.user.home);
 }
