@@ -239,3 +239,16 @@ export function waitForText(
     stream.once("error", reject);
   });
 }
+
+/** Sends, at once, a request for a host no rule allows; resolves to what came back when the proxy hung up. */
+export function deniedRequest(socketPath: string): Promise<string> {
+  const socket = net.connect(socketPath);
+  socket.write(
+    `GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nProxy-Authorization: ${AUTH}\r\nConnection: close\r\n\r\n`,
+  );
+  let text = "";
+  socket.on("data", (chunk: Buffer) => {
+    text += chunk.toString("latin1");
+  });
+  return once(socket, "close").then(() => text);
+}

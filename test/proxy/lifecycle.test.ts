@@ -1,18 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import {
-  PolicyError,
-  prepareProxy,
-  proxyAuthorization,
-  startProxy,
-} from "../../src/proxy/index.js";
-import { TOKEN } from "./helpers.js";
+import { PolicyError, prepareProxy, startProxy } from "../../src/proxy/index.js";
+import { deniedRequest, TOKEN } from "./helpers.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -76,40 +69,27 @@ test("a socket path in use stops the start", async () => {
   await first.close();
 });
 
-/** Sends a request for a denied host at once and collects what comes back until the proxy closes. */
-function deniedRequest(socketPath: string): { answer: Promise<string> } {
-  const socket = connect(socketPath);
-  socket.write(
-    `GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nProxy-Authorization: ${proxyAuthorization(TOKEN)}\r\nConnection: close\r\n\r\n`,
-  );
-  let text = "";
-  socket.on("data", (chunk: Buffer) => {
-    text += chunk.toString("latin1");
-  });
-  return { answer: once(socket, "close").then(() => text) };
-}
-
 test("a connection made before serve() waits, unanswered, and is answered once the proxy serves", async () => {
   const prepared = await prepareProxy(options("g"));
-  const request = deniedRequest(join(dir, "g.sock"));
+  const answer = deniedRequest(join(dir, "g.sock"));
   const early = await Promise.race([
-    request.answer,
+    answer,
     new Promise((resolve) => setTimeout(() => resolve("nothing yet"), 100)),
   ]);
   expect(early).toBe("nothing yet");
   expect(readFileSync(join(dir, "g.jsonl"), "utf8")).toBe("");
   const proxy = await prepared.serve();
-  expect(await request.answer).toMatch(/^HTTP\/1\.1 403 /);
+  expect(await answer).toMatch(/^HTTP\/1\.1 403 /);
   await proxy.close();
   expect(readFileSync(join(dir, "g.jsonl"), "utf8")).toContain('"url":"http://denied.test/"');
 });
 
 test("close() before serve() drops the waiting connections and removes the socket", async () => {
   const prepared = await prepareProxy(options("h"));
-  const request = deniedRequest(join(dir, "h.sock"));
+  const answer = deniedRequest(join(dir, "h.sock"));
   await new Promise((resolve) => setTimeout(resolve, 50));
   await prepared.close();
-  expect(await request.answer).toBe("");
+  expect(await answer).toBe("");
   expect(existsSync(join(dir, "h.sock"))).toBe(false);
   expect(readFileSync(join(dir, "h.jsonl"), "utf8")).toBe("");
 });

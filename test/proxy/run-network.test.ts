@@ -1,13 +1,10 @@
 // The run's proxy as runLinuxJail drives it (runtime/network.ts): real socket, real proxy, no jail.
 // setTimeout is faked so that the serve delay passes only when a test says so.
-import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test, vi } from "vitest";
-import { proxyAuthorization } from "../../src/proxy/index.js";
 import {
   makeNetworkPaths,
   type NetworkPaths,
@@ -15,8 +12,8 @@ import {
   startRunNetwork,
 } from "../../src/runtime/network.js";
 import { sampleJailConfig } from "../support/jail-config.js";
+import { deniedRequest, TOKEN } from "./helpers.js";
 
-const TOKEN = "run-network-token";
 let dir: string;
 let runs = 0;
 beforeAll(async () => {
@@ -39,19 +36,6 @@ async function start(): Promise<{ network: RunNetwork; paths: NetworkPaths }> {
   const config = sampleJailConfig({ network: { mode: "proxy", rules: [], policyFile: null } });
   const credentials = { resolved: [], env: {}, files: [] };
   return { network: await startRunNetwork(config, paths, dir, TOKEN, credentials), paths };
-}
-
-/** A request for a host no rule allows, and what comes back until the proxy hangs up. */
-function deniedRequest(socketPath: string): Promise<string> {
-  const socket = connect(socketPath);
-  socket.write(
-    `GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nProxy-Authorization: ${proxyAuthorization(TOKEN)}\r\nConnection: close\r\n\r\n`,
-  );
-  let text = "";
-  socket.on("data", (chunk: Buffer) => {
-    text += chunk.toString("latin1");
-  });
-  return once(socket, "close").then(() => text);
 }
 
 /** Whether `promise` has settled after the event loop's pending I/O has run. */
