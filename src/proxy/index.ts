@@ -122,7 +122,7 @@ export async function prepareProxy(options: ProxyOptions): Promise<PreparedProxy
     firstConnection,
     async serve() {
       const { serveProxy } = await import("./serve.js");
-      const proxy = serveProxy({ ...options, policy, checkAuth, ca, audit });
+      const proxy = await serveProxy({ ...options, policy, checkAuth, ca, audit });
       accept = (connection) => proxy.server.emit("connection", connection);
       for (const connection of held) accept(connection);
       held.clear();

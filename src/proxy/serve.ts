@@ -2,7 +2,8 @@ import { isIP } from "node:net";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { setFlagsFromString } from "node:v8";
 import type { AuditLog } from "./audit.js";
-import { createCredentialSwap } from "./credentials/index.js";
+import type { CredentialSwap } from "./credentials/index.js";
+import type { ResolvedCredential } from "./credentials/inject.js";
 import { createRouter, resolveWithSystem } from "./dial.js";
 import type { ProxyOptions, ProxyParts } from "./index.js";
 import { createProxyServer, type ProxyServer } from "./server.js";
@@ -30,11 +31,12 @@ function keepYoungGenerationSmall(): void {
 }
 
 /**
- * The proxy's HTTP and TLS half: node:http, node:https, node:tls, node:zlib and the code that answers
- * clients, loaded once the jail is starting. Returns a server that listens nowhere: the caller hands
- * it the connections its socket accepts.
+ * The proxy's HTTP and TLS half: node:http, node:https, node:tls and the code that answers
+ * clients, loaded when a run starts serving (runtime/network.ts). Returns a server that listens
+ * nowhere: the caller hands it the connections its socket accepts.
  */
-export function serveProxy(prepared: Prepared): ProxyServer {
+export async function serveProxy(prepared: Prepared): Promise<ProxyServer> {
+  const credentials = await credentialSwapFor(prepared.credentials);
   keepYoungGenerationSmall();
   let trust: SecureContext | undefined;
   const upstreamTrust = () => {
@@ -59,10 +61,7 @@ export function serveProxy(prepared: Prepared): ProxyServer {
     checkAuth: prepared.checkAuth,
     upstreamTrust,
     onDeny: prepared.onDeny,
-    credentials:
-      prepared.credentials === undefined || prepared.credentials.length === 0
-        ? null
-        : createCredentialSwap(prepared.credentials),
+    credentials,
   });
   // Work the first request would otherwise pay for, done one step per turn of the event loop: Node's
   // root store (built on first use: ~35 ms, unless NODE_EXTRA_CA_CERTS made Node load it at startup),
@@ -82,6 +81,19 @@ export function serveProxy(prepared: Prepared): ProxyServer {
       await proxy.close();
     },
   };
+}
+
+/**
+ * The credential code loads only for a run with credentials: with it come node:zlib (compressed
+ * bodies) and node:fs/promises (an OAuth login's save), ~2 ms of the load an early first
+ * connection waits for (bench/RESULTS.md).
+ */
+async function credentialSwapFor(
+  credentials: readonly ResolvedCredential[] | undefined,
+): Promise<CredentialSwap | null> {
+  if (credentials === undefined || credentials.length === 0) return null;
+  const { createCredentialSwap } = await import("./credentials/index.js");
+  return createCredentialSwap(credentials);
 }
 
 /** Agents make their first request well after this (Node agents take 300+ ms just to boot). */
