@@ -85,7 +85,7 @@ export async function serveProxy(prepared: Prepared): Promise<ProxyServer> {
 
 /**
  * The credential code loads only for a run with credentials: with it come node:zlib (compressed
- * bodies) and node:fs/promises (an OAuth login's save), ~2 ms of the load an early first
+ * bodies) and node:fs/promises (an OAuth login's save), ~4 ms of the load an early first
  * connection waits for (bench/RESULTS.md).
  */
 async function credentialSwapFor(
