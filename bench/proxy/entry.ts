@@ -7,3 +7,4 @@ export {
   normalizePath,
 } from "../../src/proxy/policy/index.js";
 export { createCertificateAuthority } from "../../src/proxy/tls/authority.js";
+export { bridgeArgs } from "../../src/runtime/linux/bridge.js";

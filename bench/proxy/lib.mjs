@@ -1,5 +1,5 @@
 // Shared by the proxy benchmarks: bundling, the proxy and upstream child processes, clients.
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { once } from "node:events";
 import { rmSync } from "node:fs";
 import https from "node:https";
@@ -60,12 +60,15 @@ export async function spawnRole(role, config = {}) {
   return { ...message, ask, stop };
 }
 
-/** An https.Agent whose connections are CONNECT tunnels through the proxy's unix socket. */
-export function tunnelAgent(socketPath, options) {
+/**
+ * An https.Agent whose connections are CONNECT tunnels through the proxy: `via` is its unix
+ * socket's path, or `{ host, port }` of a bridge to it (`startBridge`).
+ */
+export function tunnelAgent(via, options) {
   const auth = `Basic ${Buffer.from(`jailed:${TOKEN}`).toString("base64")}`;
   const agent = new https.Agent(options);
   agent.createConnection = (connectOptions, done) => {
-    const socket = net.connect(socketPath);
+    const socket = net.connect(via);
     socket.write(
       `CONNECT ${connectOptions.host}:${connectOptions.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\n\r\n`,
     );
@@ -83,6 +86,35 @@ export function tunnelAgent(socketPath, options) {
     socket.on("error", done);
   };
   return agent;
+}
+
+/**
+ * The bridge a jail runs to the proxy (socat with the jail's own arguments), here on a free port
+ * of the host's loopback: what a jailed client's bytes go through. Needs socat on PATH.
+ */
+export async function startBridge(socketPath) {
+  const { bridgeArgs } = await import(BUNDLE);
+  const probe = net.createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address();
+  probe.close();
+  const socat = spawn("socat", bridgeArgs(socketPath, port), { stdio: "inherit" });
+  const address = { host: "127.0.0.1", port };
+  for (let tries = 0; ; tries++) {
+    const connected = await new Promise((resolve) => {
+      const connection = net.connect(address, () => resolve(true));
+      connection.on("error", () => resolve(false));
+      connection.on("connect", () => connection.destroy());
+    });
+    if (connected) break;
+    if (tries === 100) throw new Error("the bridge did not start: is socat installed?");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const stop = async () => {
+    socat.kill();
+    await once(socat, "exit");
+  };
+  return { address, stop };
 }
 
 /**

@@ -1,8 +1,19 @@
 // HTTPS download throughput on loopback: direct, through the decrypting proxy, through a
-// passthrough tunnel. Upstream, proxy and this client are separate processes.
+// passthrough tunnel. Upstream, proxy and this client are separate processes. The client reaches
+// the proxy the way a jailed one does, through the jail's bridge (socat, with the jail's
+// arguments); `inspect-socket` and `passthrough-socket` (in MODES) go to its unix socket instead.
 // Usage: node bench/proxy/throughput.mjs [MiB per download, default 256] [runs, default 5]
 import https from "node:https";
-import { bundle, fetchLength, fmt, loopReport, spawnRole, summary, tunnelAgent } from "./lib.mjs";
+import {
+  bundle,
+  fetchLength,
+  fmt,
+  loopReport,
+  spawnRole,
+  startBridge,
+  summary,
+  tunnelAgent,
+} from "./lib.mjs";
 
 const mib = Number(process.argv[2] ?? 256);
 const runs = Number(process.argv[3] ?? 5);
@@ -19,28 +30,37 @@ const proxy = await spawnRole("proxy", {
   upstreams: { "inspect.test": map, "pinned.test": map },
   extraUpstreamCaPems: [upstream.caPem],
 });
+const bridge = await startBridge(proxy.socketPath);
 
+const inspect = { host: "inspect.test", port: 443 };
+const passthrough = { host: "pinned.test", port: 443 };
 const modes = {
   direct: {
     agent: new https.Agent({ keepAlive: true, ca: upstream.caPem }),
     options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
   },
   inspect: {
-    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: proxy.caPem }),
-    options: { host: "inspect.test", port: 443 },
+    agent: tunnelAgent(bridge.address, { keepAlive: true, ca: proxy.caPem }),
+    options: inspect,
   },
   passthrough: {
+    agent: tunnelAgent(bridge.address, { keepAlive: true, ca: upstream.caPem }),
+    options: passthrough,
+  },
+  "inspect-socket": {
+    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: proxy.caPem }),
+    options: inspect,
+  },
+  "passthrough-socket": {
     agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: upstream.caPem }),
-    options: { host: "pinned.test", port: 443 },
+    options: passthrough,
   },
 };
 
 // Runs are interleaved (direct, inspect, passthrough, direct, …) so that noise from other work on
 // the machine spreads over all modes alike.
-const only = process.env.MODES?.split(",");
-const chosen = Object.entries(modes).filter(
-  ([name]) => name === "direct" || !only || only.includes(name),
-);
+const only = (process.env.MODES ?? "inspect,passthrough").split(",");
+const chosen = Object.entries(modes).filter(([name]) => name === "direct" || only.includes(name));
 const rates = Object.fromEntries(chosen.map(([name]) => [name, []]));
 const cpu = Object.fromEntries(chosen.map(([name]) => [name, 0]));
 const clientCpuMs = Object.fromEntries(chosen.map(([name]) => [name, 0]));
@@ -76,6 +96,7 @@ const results = Object.fromEntries(
   ]),
 );
 const stats = await proxy.ask("stats");
+await bridge.stop();
 await proxy.stop();
 await upstream.stop();
 
@@ -85,7 +106,7 @@ for (const [name, s] of Object.entries(results)) {
     name === "direct" ? "" : `  = ${fmt((100 * s.median) / results.direct.median, 0)}% of direct`;
   const cpu = `CPU ms/MiB: proxy ${fmt(s.proxyCpuMsPerMiB, 2)}, client ${fmt(s.clientCpuMsPerMiB, 2)}, upstream ${fmt(s.upstreamCpuMsPerMiB, 2)}`;
   console.log(
-    `  ${name.padEnd(12)} ${fmt(s.median, 0)} [${fmt(s.p10, 0)}..${fmt(s.max, 0)}]${ratio}  (${cpu})`,
+    `  ${name.padEnd(18)} ${fmt(s.median, 0)} [${fmt(s.p10, 0)}..${fmt(s.max, 0)}]${ratio}  (${cpu})`,
   );
 }
 console.log(`proxy: ${loopReport(stats)}, rss ${fmt(stats.memory.rss, 0)} MiB`);

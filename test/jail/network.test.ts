@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,6 +21,10 @@ const shellExpr = withJailedLib(`jailedLib.makeJailedAgent {
   network.allow = [ "allowed.test" "plain.test" "loop.test" "meta.test" ];
 }`);
 
+/** Larger than every buffer on the way (the bridge moves 1 MB a read), and not one byte repeated. */
+const BIG_BODY = randomBytes(24 * 1024 * 1024);
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
 let wrapper: string;
 let https: Upstream;
 let plain: Upstream;
@@ -33,6 +37,13 @@ beforeAll(async () => {
   wrapper = join(nixBuild(shellExpr), "bin", "jailed-net-shell");
   https = await startHttpsUpstream((req, res) => {
     seenPaths.push(`${req.headers.host}${req.url}`);
+    if (req.url === "/big") return void res.end(BIG_BODY);
+    if (req.url === "/upload") {
+      const hash = createHash("sha256");
+      req.on("data", (chunk: Buffer) => hash.update(chunk));
+      req.on("end", () => res.end(`${hash.digest("hex")}\n`));
+      return;
+    }
     res.end(`hello from ${req.headers.host}\n`);
   });
   plain = await startHttpUpstream((req, res) => res.end(`plain ${req.headers.host}\n`));
@@ -105,6 +116,15 @@ describe.each(RUNNERS)("the network of a jail run as $label", (runner) => {
       "piped\n",
     );
     expect(result.stdout).toBe("got piped\n");
+  });
+
+  it("carries a download and an upload larger than the bridge's buffers whole", async () => {
+    const down = await sh("curl -sS --max-time 30 https://allowed.test/big | sha256sum");
+    expect(down.stdout).toBe(`${sha256(BIG_BODY)}  -\n`);
+    const up = await sh(
+      "head -c 25165824 /dev/zero | curl -sS --max-time 30 --data-binary @- https://allowed.test/upload",
+    );
+    expect(up.stdout).toBe(`${sha256(Buffer.alloc(24 * 1024 * 1024))}\n`);
   });
 
   it("reaches an allowed host over plain HTTP", async () => {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   BRIDGE_PORT,
+  bridgeArgs,
   PROXY_READY_FD,
   PROXY_READY_STEP,
   proxyEnv,
@@ -15,9 +16,9 @@ import { jailEntry } from "../../../src/runtime/linux/entry.js";
 describe("the proxy steps", () => {
   const [start, ready, listening] = proxySteps("/nix/store/s-socat/bin/socat", "/run/p.sock");
 
-  it("start socat from 127.0.0.1:3128 to the proxy's socket in the background", () => {
+  it("start socat from 127.0.0.1:3128 to the proxy's socket in the background, 1 MB a read", () => {
     expect(start).toBe(
-      `'/nix/store/s-socat/bin/socat' -lf /dev/null TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/p.sock' & bridge=$!`,
+      `'/nix/store/s-socat/bin/socat' '-lf' '/dev/null' '-b' '1048576' 'TCP-LISTEN:${BRIDGE_PORT},bind=127.0.0.1,fork,reuseaddr' 'UNIX-CONNECT:/run/p.sock' & bridge=$!`,
     );
   });
 
@@ -60,6 +61,12 @@ describe("the proxy steps", () => {
       expect(env[name]).toBe("http://jailed:tok@127.0.0.1:3128");
     }
     expect(env.NO_PROXY).toBe("localhost,127.0.0.1,::1");
+  });
+
+  it("listen on another port when asked (the benchmarks run the bridge outside a jail)", () => {
+    expect(bridgeArgs("/run/p.sock", 40000)).toContain(
+      "TCP-LISTEN:40000,bind=127.0.0.1,fork,reuseaddr",
+    );
   });
 });
 
