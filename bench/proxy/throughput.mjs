@@ -1,7 +1,8 @@
 // HTTPS download throughput on loopback: direct, through the decrypting proxy, through a
 // passthrough tunnel. Upstream, proxy and this client are separate processes. The client reaches
 // the proxy the way a jailed one does, through the jail's bridge (socat, with the jail's
-// arguments); `inspect-socket` and `passthrough-socket` (in MODES) go to its unix socket instead.
+// arguments), and, as `inspect-socket` and `passthrough-socket`, straight to its unix socket
+// (the proxy alone). MODES=name,… runs only those beside direct.
 // Usage: node bench/proxy/throughput.mjs [MiB per download, default 256] [runs, default 5]
 import https from "node:https";
 import {
@@ -59,8 +60,10 @@ const modes = {
 
 // Runs are interleaved (direct, inspect, passthrough, direct, …) so that noise from other work on
 // the machine spreads over all modes alike.
-const only = (process.env.MODES ?? "inspect,passthrough").split(",");
-const chosen = Object.entries(modes).filter(([name]) => name === "direct" || only.includes(name));
+const only = process.env.MODES?.split(",");
+const chosen = Object.entries(modes).filter(
+  ([name]) => name === "direct" || !only || only.includes(name),
+);
 const rates = Object.fromEntries(chosen.map(([name]) => [name, []]));
 const cpu = Object.fromEntries(chosen.map(([name]) => [name, 0]));
 const clientCpuMs = Object.fromEntries(chosen.map(([name]) => [name, 0]));
