@@ -44,6 +44,8 @@ export async function spawnRole(role, config = {}) {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: flags,
   });
+  // A benchmark that fails must not leave a busy process behind to skew the next one.
+  process.on("exit", () => child.kill());
   // The child says when it listens: a message sent before that would be lost.
   await once(child, "message");
   child.send({ type: "start", config });
@@ -99,6 +101,7 @@ export async function startBridge(socketPath) {
   const { port } = probe.address();
   probe.close();
   const socat = spawn("socat", bridgeArgs(socketPath, port), { stdio: "inherit" });
+  process.on("exit", () => socat.kill());
   const address = { host: "127.0.0.1", port };
   for (let tries = 0; ; tries++) {
     const connected = await new Promise((resolve) => {
