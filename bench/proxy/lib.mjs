@@ -184,5 +184,5 @@ export const fmt = (x, digits = 3) => Number(x).toFixed(digits);
 export function loopReport(stats) {
   const delay = `event loop delay max ${fmt(stats.loopMaxMs, 1)} ms, p99 ${fmt(stats.loopP99Ms, 1)} ms`;
   if (!stats.tasks) return delay;
-  return `${delay}; longest callback ${fmt(stats.tasks.maxMs, 1)} ms CPU, ${stats.tasks.over5Ms} over 5 ms`;
+  return `${delay}; longest callback ${fmt(stats.tasks.maxMs, 1)} ms CPU, ${stats.tasks.over5Ms} over 5 ms; ${fmt(stats.tasks.maxWallMs, 1)} ms wall, ${stats.tasks.wallOver5Ms} over 5 ms`;
 }

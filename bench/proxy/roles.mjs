@@ -78,7 +78,9 @@ function sse(res, events, gap) {
  * gave to other processes does not count), which is what "blocking the event loop" means;
  * monitorEventLoopDelay also counts time descheduled. It is the process's CPU time: a helper
  * thread busy during the callback (V8's parallel scavenge) adds to it. /proc's per-thread
- * schedstat was no good for this: it only moves on scheduler ticks (4 ms here).
+ * schedstat was no good for this: it only moves on scheduler ticks (4 ms here). The longest in
+ * wall-clock time beside it: with the other processes niced, the two tell whether the OS or the
+ * callback took the time.
  */
 function watchTasks() {
   const cpuMs = () => {
@@ -86,14 +88,18 @@ function watchTasks() {
     return (user + system) / 1000;
   };
   const started = new Map();
-  const tasks = { maxMs: 0, over5Ms: 0 };
+  const tasks = { maxMs: 0, over5Ms: 0, maxWallMs: 0, wallOver5Ms: 0 };
   createHook({
-    before: (id) => started.set(id, cpuMs()),
+    before: (id) => started.set(id, [cpuMs(), performance.now()]),
     after: (id) => {
-      const ms = cpuMs() - (started.get(id) ?? Number.POSITIVE_INFINITY);
+      const [cpuStart, wallStart] = started.get(id) ?? [Infinity, Infinity];
+      const ms = cpuMs() - cpuStart;
+      const wallMs = performance.now() - wallStart;
       started.delete(id);
       if (ms > 5) tasks.over5Ms++;
+      if (wallMs > 5) tasks.wallOver5Ms++;
       tasks.maxMs = Math.max(tasks.maxMs, ms);
+      tasks.maxWallMs = Math.max(tasks.maxWallMs, wallMs);
     },
   }).enable();
   return tasks;
@@ -133,7 +139,7 @@ async function proxy(config) {
     }
     if (message.type === "reset") {
       delay.reset();
-      if (tasks) Object.assign(tasks, { maxMs: 0, over5Ms: 0 });
+      if (tasks) Object.assign(tasks, { maxMs: 0, over5Ms: 0, maxWallMs: 0, wallOver5Ms: 0 });
       cpu = process.cpuUsage();
       process.send({});
     }
