@@ -122,7 +122,9 @@ export async function startBridge(socketPath) {
 
 /**
  * An upstream and a decrypting proxy in front of it, with one keep-alive connection to the
- * upstream each way: `direct`, and `inspect` (tunnelled through the proxy as inspect.test).
+ * upstream each way: `direct`, `inspect` (tunnelled through the proxy as inspect.test, over the
+ * jail's bridge, as a jailed client is) and `inspect-socket` (straight to the proxy's socket).
+ * `stop` ends all three processes.
  */
 export async function directAndInspect() {
   await bundle();
@@ -132,17 +134,27 @@ export async function directAndInspect() {
     upstreams: { "inspect.test": { address: "127.0.0.1", port: upstream.port } },
     extraUpstreamCaPems: [upstream.caPem],
   });
+  const bridge = await startBridge(proxy.socketPath);
+  const inspect = { host: "inspect.test", port: 443 };
+  const through = (via) => ({
+    agent: tunnelAgent(via, { keepAlive: true, maxSockets: 1, ca: proxy.caPem }),
+    options: inspect,
+  });
   const modes = {
     direct: {
       agent: new https.Agent({ keepAlive: true, maxSockets: 1, ca: upstream.caPem }),
       options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
     },
-    inspect: {
-      agent: tunnelAgent(proxy.socketPath, { keepAlive: true, maxSockets: 1, ca: proxy.caPem }),
-      options: { host: "inspect.test", port: 443 },
-    },
+    inspect: through(bridge.address),
+    "inspect-socket": through(proxy.socketPath),
   };
-  return { upstream, proxy, modes };
+  const stop = async () => {
+    for (const { agent } of Object.values(modes)) agent.destroy();
+    await bridge.stop();
+    await proxy.stop();
+    await upstream.stop();
+  };
+  return { proxy, modes, stop };
 }
 
 /** Resolves with the response body length after reading it all. */

@@ -9,7 +9,7 @@ const streams = Number(process.argv[2] ?? 200);
 const events = Number(process.argv[3] ?? 20);
 const GAP_MS = 5;
 
-const { upstream, proxy, modes } = await directAndInspect();
+const { proxy, modes, stop } = await directAndInspect();
 
 /** One stream: ms from sending the request to the first event, and each event's delay in ms. */
 function stream({ agent, options }) {
@@ -46,8 +46,8 @@ function stream({ agent, options }) {
 
 for (let i = 0; i < 20; i++) for (const mode of Object.values(modes)) await stream(mode);
 await proxy.ask("reset");
-const first = { direct: [], inspect: [] };
-const delay = { direct: [], inspect: [] };
+const first = Object.fromEntries(Object.keys(modes).map((name) => [name, []]));
+const delay = Object.fromEntries(Object.keys(modes).map((name) => [name, []]));
 for (let i = 0; i < streams; i++) {
   for (const [name, mode] of Object.entries(modes)) {
     const result = await stream(mode);
@@ -56,9 +56,7 @@ for (let i = 0; i < streams; i++) {
   }
 }
 const stats = await proxy.ask("stats");
-for (const { agent } of Object.values(modes)) agent.destroy();
-await proxy.stop();
-await upstream.stop();
+await stop();
 
 const row = (s) => [s.median, s.p10, s.p90, s.p99, s.max].map((x) => fmt(x)).join(" ");
 console.log(
@@ -67,13 +65,16 @@ console.log(
 const summaries = {};
 for (const name of Object.keys(modes)) {
   summaries[name] = { first: summary(first[name]), delay: summary(delay[name]) };
-  console.log(`  ${name.padEnd(8)} first event  ${row(summaries[name].first)}`);
-  console.log(`  ${"".padEnd(8)} event delay  ${row(summaries[name].delay)}`);
+  console.log(`  ${name.padEnd(14)} first event  ${row(summaries[name].first)}`);
+  console.log(`  ${"".padEnd(14)} event delay  ${row(summaries[name].delay)}`);
 }
-const { direct, inspect } = summaries;
-console.log(
-  `  added by the proxy: first event median ${fmt(inspect.first.median - direct.first.median)} ms ` +
-    `(p90 ${fmt(inspect.first.p90 - direct.first.p90)}), event delay median ` +
-    `${fmt(inspect.delay.median - direct.delay.median)} ms (p90 ${fmt(inspect.delay.p90 - direct.delay.p90)})`,
-);
+const { direct } = summaries;
+for (const [name, s] of Object.entries(summaries)) {
+  if (name === "direct") continue;
+  console.log(
+    `  added, ${name}: first event median ${fmt(s.first.median - direct.first.median)} ms ` +
+      `(p90 ${fmt(s.first.p90 - direct.first.p90)}), event delay median ` +
+      `${fmt(s.delay.median - direct.delay.median)} ms (p90 ${fmt(s.delay.p90 - direct.delay.p90)})`,
+  );
+}
 console.log(`proxy: ${loopReport(stats)}`);
