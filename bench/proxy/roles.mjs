@@ -82,13 +82,16 @@ function sse(res, events, gap) {
  * wall-clock time beside it: with the other processes niced, the two tell whether the OS or the
  * callback took the time.
  */
+/** The longest callbacks so far, and how many took over 5 ms: none yet. */
+const NO_TASKS = { maxMs: 0, over5Ms: 0, maxWallMs: 0, wallOver5Ms: 0 };
+
 function watchTasks() {
   const cpuMs = () => {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
   };
   const started = new Map();
-  const tasks = { maxMs: 0, over5Ms: 0, maxWallMs: 0, wallOver5Ms: 0 };
+  const tasks = { ...NO_TASKS };
   createHook({
     before: (id) => started.set(id, [cpuMs(), performance.now()]),
     after: (id) => {
@@ -139,7 +142,7 @@ async function proxy(config) {
     }
     if (message.type === "reset") {
       delay.reset();
-      if (tasks) Object.assign(tasks, { maxMs: 0, over5Ms: 0, maxWallMs: 0, wallOver5Ms: 0 });
+      if (tasks) Object.assign(tasks, NO_TASKS);
       cpu = process.cpuUsage();
       process.send({});
     }

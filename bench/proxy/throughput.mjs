@@ -33,29 +33,20 @@ const proxy = await spawnRole("proxy", {
 });
 const bridge = await startBridge(proxy.socketPath);
 
-const inspect = { host: "inspect.test", port: 443 };
-const passthrough = { host: "pinned.test", port: 443 };
+/** A mode that tunnels to `host` through `via` (the bridge or the socket), trusting `ca`. */
+const tunnel = (via, host, ca) => ({
+  agent: tunnelAgent(via, { keepAlive: true, ca }),
+  options: { host, port: 443 },
+});
 const modes = {
   direct: {
     agent: new https.Agent({ keepAlive: true, ca: upstream.caPem }),
     options: { host: "127.0.0.1", port: upstream.port, servername: "direct.test" },
   },
-  inspect: {
-    agent: tunnelAgent(bridge.address, { keepAlive: true, ca: proxy.caPem }),
-    options: inspect,
-  },
-  passthrough: {
-    agent: tunnelAgent(bridge.address, { keepAlive: true, ca: upstream.caPem }),
-    options: passthrough,
-  },
-  "inspect-socket": {
-    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: proxy.caPem }),
-    options: inspect,
-  },
-  "passthrough-socket": {
-    agent: tunnelAgent(proxy.socketPath, { keepAlive: true, ca: upstream.caPem }),
-    options: passthrough,
-  },
+  inspect: tunnel(bridge.address, "inspect.test", proxy.caPem),
+  passthrough: tunnel(bridge.address, "pinned.test", upstream.caPem),
+  "inspect-socket": tunnel(proxy.socketPath, "inspect.test", proxy.caPem),
+  "passthrough-socket": tunnel(proxy.socketPath, "pinned.test", upstream.caPem),
 };
 
 // Runs are interleaved (direct, inspect, passthrough, direct, …) so that noise from other work on
