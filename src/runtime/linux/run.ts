@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import {
   accessSync,
   chmodSync,
@@ -16,9 +15,8 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { release, tmpdir, userInfo } from "node:os";
+import { release, constants as systemConstants, tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import type { Writable } from "node:stream";
 import type { JailConfig } from "../../spec/jail-config.js";
 import type { RunCredentials } from "../credentials.js";
 import { JailSetupError } from "../errors.js";
@@ -34,6 +32,7 @@ import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
 import { hostArch } from "./seccomp/abi.js";
 import { seccompFilter } from "./seccomp/prebuilt.js";
+import { type Child, spawnChild } from "./spawn.js";
 import {
   kernelMountsOnDetachedTrees,
   STAGED_STORE_STEP,
@@ -301,7 +300,7 @@ function jailInitPid(statusFile: string): number | null {
  * with it), and bwrap. Killing only bwrap while it sets the jail up can leave the jail behind, its
  * parent-death signal not yet set.
  */
-function killJail(child: ChildProcess, statusFile: string): void {
+function killJail(child: Child, statusFile: string): void {
   const initPid = jailInitPid(statusFile);
   if (initPid !== null) {
     try {
@@ -317,7 +316,7 @@ function killJail(child: ChildProcess, statusFile: string): void {
  * Signals for the agent go to the agent, which may want to save its state; the jail is killed only if it
  * does not exit in time. SIGINT from a terminal already reached the agent through the process group.
  */
-function forwardSignals(child: ChildProcess, statusFile: string): () => void {
+function forwardSignals(child: Child, statusFile: string): () => void {
   const kill = () => killJail(child, statusFile);
   const forward = (signal: NodeJS.Signals): void => {
     if (signal === "SIGINT" && process.stdin.isTTY) return;
@@ -340,14 +339,6 @@ function forwardSignals(child: ChildProcess, statusFile: string): () => void {
     for (const signal of signals) process.off(signal, forward);
   };
 }
-
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGTERM: 15,
-};
 
 /** What a proxied run holds before its jail: the proxy's module, its token, the run's credentials. */
 interface ProxiedRun {
@@ -427,7 +418,6 @@ export async function runLinuxJail(
     });
     const argsFd = privateFileFd(files.bwrapArgs, encodeArgs(launch.options));
     const seccompFd = privateFileFd(files.seccomp, seccompFilter(config.hardening, hostArch()));
-    const [program, ...programArgs] = launch.argv;
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
     let stopJail = (): void => {};
@@ -440,8 +430,11 @@ export async function runLinuxJail(
             void closeNetwork();
           });
     const statusFd = openSync(files.status, "wx", 0o600);
-    const child = spawn(program as string, programArgs, {
-      stdio: [
+    let child: Child;
+    try {
+      // bwrap stays in the jail as its pid 1, so its environment is readable there as
+      // /proc/1/environ: it gets none (the jail's own comes through --setenv).
+      child = spawnChild(launch.argv, [
         "inherit",
         "inherit",
         "inherit",
@@ -449,30 +442,23 @@ export async function runLinuxJail(
         statusFd,
         seccompFd,
         pidMaxFd ?? "ignore",
-        proxy === null ? "ignore" : "pipe",
-      ],
-      // bwrap stays in the jail as its pid 1, so its environment is readable there as
-      // /proc/1/environ: it gets none (the jail's own comes through --setenv).
-      env: {},
-    });
-    closeSync(argsFd);
-    closeSync(statusFd);
-    closeSync(seccompFd);
-    if (pidMaxFd !== null) closeSync(pidMaxFd);
+        proxy === null ? "ignore" : "channel",
+      ]);
+    } finally {
+      closeSync(argsFd);
+      closeSync(statusFd);
+      closeSync(seccompFd);
+      if (pidMaxFd !== null) closeSync(pidMaxFd);
+    }
     const stopForwarding = forwardSignals(child, files.status);
-    const ready = proxy === null ? null : (child.stdio as unknown as Writable[])[PROXY_READY_FD];
-    // A jail that died before reading the word closes its end: its exit says why, not EPIPE here.
-    ready?.on("error", () => {});
+    const ready = child.channels.get(PROXY_READY_FD) ?? null;
     let agentReleased = proxy === null;
     // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
     stopJail = () => {
       if (agentReleased) killJail(child, files.status);
-      else ready?.end();
+      else ready?.close();
     };
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
-    });
+    const { exited } = child;
     // The proxy starts while bubblewrap sets the jail up, and the agent waits for its `ok`; the
     // proxy's HTTP and TLS half loads after that (or never, if the jail ends first), and the
     // jail's connections wait until it has.
@@ -486,20 +472,21 @@ export async function runLinuxJail(
           proxy.credentials,
         );
         // Unless the jail was told no meanwhile (a credential file was replaced).
-        if (ready?.writableEnded === false) {
-          ready.end("ok\n");
+        if (ready?.closed === false) {
+          ready.write("ok\n");
+          ready.close();
           agentReleased = true;
         }
         await Promise.race([network.serve(), exited]);
       }
     } catch (error) {
       stopJail();
-      await exited.catch(() => {});
+      await exited;
       stopForwarding();
       stopWatching();
       throw error;
     }
-    const [code, signal] = await exited;
+    const { code, signal } = await exited;
     stopForwarding();
     stopWatching();
     if (replaced !== null) {
@@ -512,7 +499,7 @@ export async function runLinuxJail(
         "bubblewrap could not set up the jail (its own message is above); check that user namespaces are allowed for this user",
       );
     }
-    return signal === null ? (code ?? 1) : 128 + (SIGNAL_NUMBERS[signal] ?? 0);
+    return signal === null ? (code ?? 1) : 128 + systemConstants.signals[signal];
   } finally {
     await closeNetwork();
     cleanup();
