@@ -5,9 +5,9 @@
 // spawned (node forked and exec'd it), bwrap gone (the jail ran), and process exit (cleanup);
 // appends them as one JSON line to $BENCH_PHASES_FILE. CommonJS, like the runtime bundle: an ES
 // module preload would boot node's ES module loader, which the wrapper itself no longer does. The
-// bundle calls node:fs and node:child_process through their module objects, so patching those
-// objects is seen.
-const childProcess = require("node:child_process");
+// bundle calls node:fs through its module object, and spawns through the process binding's class
+// (src/runtime/linux/spawn.ts), so patching those is seen; loading node:child_process here would
+// slow the very start this measures.
 const fs = require("node:fs");
 
 const marks = { preload: performance.now() };
@@ -21,13 +21,18 @@ fs.readFileSync = (path, ...rest) => {
   if (typeof path === "string" && path.endsWith("/store-paths")) mark("closure list read");
   return readFileSync(path, ...rest);
 };
-const { spawn } = childProcess;
-childProcess.spawn = (...args) => {
+const { Process } = process.binding("process_wrap");
+const { spawn } = Process.prototype;
+Process.prototype.spawn = function (options) {
   mark("spawn called");
-  const child = spawn(...args);
+  const { onexit } = this;
+  this.onexit = (...status) => {
+    mark("bwrap exited");
+    onexit(...status);
+  };
+  const error = spawn.call(this, options);
   mark("bwrap spawned");
-  child.once("exit", () => mark("bwrap exited"));
-  return child;
+  return error;
 };
 
 process.once("exit", () => {
