@@ -29,8 +29,7 @@ export function withHostContexts(ca: RunCa): CertificateAuthority {
       if (host === presenting && context !== undefined) return context;
       const cert = ca.leafPem(host);
       if (context === undefined) {
-        const key = ca.leafKey().export({ type: "pkcs8", format: "pem" }) as string;
-        context = createSecureContext({ key, cert, ca: [] });
+        context = createSecureContext({ key: ca.leafKeyPem(), cert, ca: [] });
       } else {
         context.context.setCert(cert);
       }

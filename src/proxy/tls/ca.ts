@@ -1,5 +1,5 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import { buildCertificate, keyIdentifier, toPem } from "./certificate.js";
+import { createECDH, createPrivateKey, type KeyObject, randomBytes } from "node:crypto";
+import { buildCertificate, ecPrivateKeyDer, keyIdentifier, toPem } from "./certificate.js";
 
 /**
  * The run's CA, made before the jail starts (its certificate goes into the jail's trust bundle), and
@@ -9,8 +9,8 @@ import { buildCertificate, keyIdentifier, toPem } from "./certificate.js";
 export interface RunCa {
   /** The CA certificate, for the jail's trust bundle. */
   certPem: string;
-  /** The one key of every leaf certificate: a key pair per host would cost more and protect nothing. */
-  leafKey(): KeyObject;
+  /** The one key of every leaf certificate, as PEM: a key pair per host would cost more and protect nothing. */
+  leafKeyPem(): string;
   /** `host`'s leaf certificate, from a cache of recently used ones. */
   leafPem(host: string): string;
 }
@@ -23,8 +23,26 @@ const BACKDATE_MS = 3600 * 1000; // tolerate a client clock a little behind
  */
 const LEAF_CACHE_SIZE = 256;
 
-function newKeyPair(): { publicKey: KeyObject; privateKey: KeyObject } {
-  return generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+interface KeyPair {
+  /** The public key, an uncompressed P-256 point. */
+  point: Buffer;
+  privatePem: string;
+  /** The same private key, to sign with. */
+  privateKey: KeyObject;
+}
+
+/**
+ * A P-256 key pair made from ECDH's numbers. Not generateKeyPairSync: on node 20, a garbage
+ * collection while a key it made is exported (KeyObject.export holds the key's lock) can finalise
+ * the job that made the key, whose destructor takes the same lock, and the process hangs for good.
+ * A wrapper's build hung so, warming the runtime up (~KeyGenJob in ExportJWKEcKey). Keys made this
+ * way have no such job, and nothing here exports a key: the point and the PEM come from the numbers.
+ */
+function newKeyPair(): KeyPair {
+  const ecdh = createECDH("prime256v1");
+  const point = ecdh.generateKeys();
+  const privatePem = toPem("EC PRIVATE KEY", ecPrivateKeyDer(ecdh.getPrivateKey(), point));
+  return { point, privatePem, privateKey: createPrivateKey(privatePem) };
 }
 
 /** Positive 16-byte serial: the top bit clear, the next set so the length is fixed. */
@@ -36,17 +54,18 @@ function serialNumber(): Buffer {
 
 export function createRunCa(now = new Date()): RunCa {
   const caKeys = newKeyPair();
-  const caKeyId = keyIdentifier(caKeys.publicKey);
+  const caKeyId = keyIdentifier(caKeys.point);
   const caName = `jailed run CA ${caKeyId.toString("hex").slice(0, 12)}`;
   const notAfter = new Date(now.getTime() + VALIDITY_MS);
   const certPem = toPem(
+    "CERTIFICATE",
     buildCertificate(
       {
         serial: serialNumber(),
         issuerName: caName,
         issuerKeyId: caKeyId,
         subjectName: caName,
-        publicKey: caKeys.publicKey,
+        publicKey: caKeys.point,
         notBefore: new Date(now.getTime() - BACKDATE_MS),
         notAfter,
         profile: { kind: "ca" },
@@ -55,7 +74,7 @@ export function createRunCa(now = new Date()): RunCa {
     ),
   );
   // Made on first use: a run that never opens a tunnel never needs it.
-  let leafKeys: { publicKey: KeyObject; privateKey: KeyObject } | undefined;
+  let leafKeys: KeyPair | undefined;
   const leafKeyPair = () => {
     leafKeys ??= newKeyPair();
     return leafKeys;
@@ -64,13 +83,14 @@ export function createRunCa(now = new Date()): RunCa {
 
   const issue = (host: string): string =>
     toPem(
+      "CERTIFICATE",
       buildCertificate(
         {
           serial: serialNumber(),
           issuerName: caName,
           issuerKeyId: caKeyId,
           subjectName: host,
-          publicKey: leafKeyPair().publicKey,
+          publicKey: leafKeyPair().point,
           notBefore: new Date(Date.now() - BACKDATE_MS),
           notAfter,
           profile: { kind: "server", host },
@@ -81,7 +101,7 @@ export function createRunCa(now = new Date()): RunCa {
 
   return {
     certPem,
-    leafKey: () => leafKeyPair().privateKey,
+    leafKeyPem: () => leafKeyPair().privatePem,
     leafPem(host) {
       const cached = leafPems.get(host);
       if (cached !== undefined) {

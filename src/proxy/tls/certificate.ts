@@ -46,22 +46,34 @@ function extension(id: Buffer, critical: boolean, value: Buffer): Buffer {
     : sequence(id, octetString(value));
 }
 
-/** The uncompressed EC point (0x04 ‖ x ‖ y) of a P-256 public key. */
-function ecPoint(publicKey: KeyObject): Buffer {
-  const jwk = publicKey.export({ format: "jwk" });
-  if (jwk.crv !== "P-256" || jwk.x === undefined || jwk.y === undefined) {
-    throw new Error("certificates here carry ECDSA P-256 keys only");
+/** The length of a P-256 public key as an uncompressed point (0x04 ‖ x ‖ y), and of its private scalar. */
+const POINT_BYTES = 65;
+const SCALAR_BYTES = 32;
+
+function checkedPoint(point: Buffer): Buffer {
+  if (point.length !== POINT_BYTES || point[0] !== 4) {
+    throw new Error("certificates here carry ECDSA P-256 keys, as uncompressed points, only");
   }
-  return Buffer.concat([
-    Buffer.of(4),
-    Buffer.from(jwk.x, "base64url"),
-    Buffer.from(jwk.y, "base64url"),
-  ]);
+  return point;
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
-export function keyIdentifier(publicKey: KeyObject): Buffer {
-  return createHash("sha1").update(ecPoint(publicKey)).digest();
+export function keyIdentifier(point: Buffer): Buffer {
+  return createHash("sha1").update(checkedPoint(point)).digest();
+}
+
+/**
+ * DER of a P-256 private key as SEC 1 (RFC 5915) holds it: the scalar `d` (big-endian; ECDH drops
+ * its leading zero bytes, SEC 1 wants all 32), the curve, the point.
+ */
+export function ecPrivateKeyDer(d: Buffer, point: Buffer): Buffer {
+  if (d.length > SCALAR_BYTES) throw new Error(`a P-256 private key has ${SCALAR_BYTES} bytes`);
+  return sequence(
+    unsignedInteger(Buffer.of(1)),
+    octetString(Buffer.concat([Buffer.alloc(SCALAR_BYTES - d.length), d])),
+    contextTag(0, OID.prime256v1, true),
+    contextTag(1, bitString(checkedPoint(point)), true),
+  );
 }
 
 /** dNSName [2] for a host name, iPAddress [7] (4 or 16 bytes) for an IP address. */
@@ -77,7 +89,8 @@ export interface CertificateFields {
   issuerName: string;
   issuerKeyId: Buffer;
   subjectName: string;
-  publicKey: KeyObject;
+  /** The subject's P-256 public key, an uncompressed point (0x04 ‖ x ‖ y). */
+  publicKey: Buffer;
   notBefore: Date;
   notAfter: Date;
   /** A CA that signs leaves only, or a TLS server certificate for one host name or IP address. */
@@ -87,13 +100,9 @@ export interface CertificateFields {
 /** DER of an X.509 v3 certificate with `fields`, signed by `issuerKey` (ECDSA with SHA-256). */
 export function buildCertificate(fields: CertificateFields, issuerKey: KeyObject): Buffer {
   const signatureAlgorithm = sequence(OID.ecdsaWithSha256);
-  const point = ecPoint(fields.publicKey);
+  const point = checkedPoint(fields.publicKey);
   const keyIds = [
-    extension(
-      OID.subjectKeyIdentifier,
-      false,
-      octetString(createHash("sha1").update(point).digest()),
-    ),
+    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(point))),
     extension(
       OID.authorityKeyIdentifier,
       false,
@@ -134,7 +143,8 @@ export function buildCertificate(fields: CertificateFields, issuerKey: KeyObject
   return sequence(tbs, signatureAlgorithm, bitString(sign("sha256", tbs, issuerKey)));
 }
 
-export function toPem(certificateDer: Buffer): string {
-  const lines = certificateDer.toString("base64").match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
+/** PEM of `der` under `label`: CERTIFICATE, EC PRIVATE KEY. */
+export function toPem(label: string, der: Buffer): string {
+  const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -11,6 +11,7 @@ import {
   type CertificateAuthority,
   createCertificateAuthority,
 } from "../../../src/proxy/tls/authority.js";
+import { ecPrivateKeyDer, toPem } from "../../../src/proxy/tls/certificate.js";
 import {
   contextTag,
   objectIdentifier,
@@ -181,5 +182,35 @@ describe("DER", () => {
     );
     expect(sequence().toString("hex")).toBe("3000");
     expect(contextTag(3, Buffer.of(5), true).toString("hex")).toBe("a30105");
+  });
+});
+
+describe("a P-256 private key as SEC 1", () => {
+  test("is one OpenSSL and node read back, with the curve and the public point", () => {
+    const ecdh = createECDH("prime256v1");
+    const point = ecdh.generateKeys();
+    const pem = toPem("EC PRIVATE KEY", ecPrivateKeyDer(ecdh.getPrivateKey(), point));
+    const file = join(dir, "key.pem");
+    writeFileSync(file, pem);
+    // Exits non-zero, and throws here, on a key it cannot read or whose point is off the curve.
+    expect(openssl("ec", "-in", file, "-check", "-noout")).toBe("");
+    const key = createPrivateKey(pem);
+    expect(key.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+    const spki = createPublicKey(key).export({ type: "spki", format: "der" });
+    expect(spki.subarray(-65).equals(point)).toBe(true);
+  });
+
+  test("keeps all 32 bytes of a scalar whose leading bytes are zero", () => {
+    // d = 1: its public point is the curve's generator.
+    const ecdh = createECDH("prime256v1");
+    ecdh.setPrivateKey(Buffer.of(1));
+    expect(ecdh.getPrivateKey().length).toBe(1);
+    const der = ecPrivateKeyDer(ecdh.getPrivateKey(), ecdh.getPublicKey());
+    const jwk = createPrivateKey(toPem("EC PRIVATE KEY", der)).export({ format: "jwk" });
+    expect(Buffer.from(jwk.d as string, "base64url")).toEqual(
+      Buffer.concat([Buffer.alloc(31), Buffer.of(1)]),
+    );
+    expect(() => ecPrivateKeyDer(Buffer.alloc(33, 1), ecdh.getPublicKey())).toThrow("32 bytes");
+    expect(() => ecPrivateKeyDer(Buffer.of(1), Buffer.alloc(33, 2))).toThrow("uncompressed");
   });
 });
