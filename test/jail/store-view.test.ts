@@ -12,12 +12,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeArgs } from "../../src/runtime/linux/bwrap.js";
 import { jailEntry } from "../../src/runtime/linux/entry.js";
 import { hostArch } from "../../src/runtime/linux/seccomp/index.js";
 import {
   GO_FD,
+  LAUNCH_FD,
   READY_FD,
   STAGED_STORE_STEP,
+  type StagerInputs,
   stagerArgv,
 } from "../../src/runtime/linux/store-stager.js";
 import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
@@ -186,23 +189,45 @@ describe("when staging fails, nothing starts", () => {
   });
 
   const status = () => join(dir, "status");
+  const launch = () => join(dir, "launch");
   /** The stager makes the mount points: of `entries` before bwrap starts; nothing to move in. */
-  const makingEntries = (entries: string) => {
+  const makingEntries = (entries: string): StagerInputs => {
     const clones = join(dir, "no-clones");
     writeFileSync(clones, "");
     const staging = mkdtempSync(join(dir, "staging-"));
-    return { wholeTree: true, status: status(), root: staging, entries, clones, staging };
+    return {
+      wholeTree: true,
+      status: status(),
+      root: staging,
+      entries,
+      clones,
+      staging,
+      launch: launch(),
+    };
   };
 
-  /** Runs argv and collects its output; with "stager", fds 20 and 21 are pipes and 21 closes at once. */
-  async function run(argv: readonly string[], extraFds: "stager" | "none") {
+  /** The stager's argv, with `bwrap` as the command line it is to start. */
+  const stagerFor = (inputs: StagerInputs, bwrap: readonly string[]) => {
+    writeFileSync(inputs.launch, encodeArgs(bwrap));
+    return stagerArgv(perl, hostArch(), inputs);
+  };
+
+  /**
+   * Runs argv and collects its output. "stager": the jail's first process, whose fds 20 and 21 are
+   * pipes, and 21 closes at once (the stager's answer never comes). "go" and "no word": the stager,
+   * whose LAUNCH_FD says go, or closes with nothing said.
+   */
+  async function run(argv: readonly string[], extraFds: "stager" | "go" | "no word") {
     const stdio: ("inherit" | "pipe" | "ignore")[] = ["ignore", "pipe", "pipe"];
-    if (extraFds === "stager") {
-      for (let fd = 3; fd <= GO_FD; fd++) stdio.push(fd >= READY_FD ? "pipe" : "ignore");
+    const pipeFd = extraFds === "stager" ? GO_FD : LAUNCH_FD;
+    for (let fd = 3; fd <= pipeFd; fd++) {
+      stdio.push(fd === pipeFd || (extraFds === "stager" && fd === READY_FD) ? "pipe" : "ignore");
     }
     const child = spawn(argv[0] as string, argv.slice(1), { stdio });
-    // The stager's answer never comes: its end of the go pipe closes.
-    if (extraFds === "stager") (child.stdio as unknown as (Writable | null)[])[GO_FD]?.end();
+    const pipe = (child.stdio as unknown as (Writable | null)[])[pipeFd];
+    // A stager that failed before reading its word resets the pipe; its exit and stderr say why.
+    pipe?.on("error", () => {});
+    pipe?.end(extraFds === "go" ? "go\n" : "");
     return collectOutput(child);
   }
 
@@ -210,10 +235,7 @@ describe("when staging fails, nothing starts", () => {
     // Control: the same list with a real path gets as far as running the command it was given.
     const ok = join(dir, "ok");
     writeFileSync(ok, `${closure[0]}\n`);
-    const control = await run(
-      stagerArgv(perl, hostArch(), makingEntries(ok), ["/bin/echo", "bwrap ran"]),
-      "none",
-    );
+    const control = await run(stagerFor(makingEntries(ok), ["/bin/echo", "bwrap ran"]), "go");
     expect(control.stdout).toBe("bwrap ran\n");
 
     for (const [path, reason] of [
@@ -223,10 +245,7 @@ describe("when staging fails, nothing starts", () => {
     ] as const) {
       const list = join(dir, "list");
       writeFileSync(list, `${path}\n`);
-      const result = await run(
-        stagerArgv(perl, hostArch(), makingEntries(list), ["/bin/echo", "bwrap ran"]),
-        "none",
-      );
+      const result = await run(stagerFor(makingEntries(list), ["/bin/echo", "bwrap ran"]), "go");
       expect(result.stdout).toBe("");
       expect(result.stderr).toContain("jailed: cannot set up the jail's /nix/store:");
       expect(result.stderr).toContain(reason);
@@ -247,38 +266,43 @@ describe("when staging fails, nothing starts", () => {
     ];
     const noEntries = join(dir, "no-entries");
     writeFileSync(noEntries, "");
-    const inputs = (wholeTree: boolean) => ({
+    const inputs = (wholeTree: boolean): StagerInputs => ({
       wholeTree,
       status: status(),
       root: "/nix/store",
       entries: noEntries,
       clones,
       staging: null,
+      launch: launch(),
     });
     // Control: pointed at a process of its own (this bash), the stager puts the path in and says
     // ok, as one tree (this kernel) and path by path (before Linux 6.15).
     for (const wholeTree of [true, false]) {
       const control = await run(
-        stagerArgv(
-          perl,
-          hostArch(),
-          inputs(wholeTree),
-          fakeBwrap(`echo '{"child-pid": '$$'}' >${status()}`),
-        ),
-        "none",
+        stagerFor(inputs(wholeTree), fakeBwrap(`echo '{"child-pid": '$$'}' >${status()}`)),
+        "go",
       );
       expect(control.stderr).toBe("");
       expect(control.stdout).toBe("answer: [ok]\n1\n");
     }
 
-    const result = await run(
-      stagerArgv(perl, hostArch(), inputs(true), fakeBwrap(`: >${status()}`)),
-      "none",
-    );
+    const result = await run(stagerFor(inputs(true), fakeBwrap(`: >${status()}`)), "go");
     expect(result.stdout).toBe("answer: []\n0\n");
     expect(result.stderr).toBe(
       "jailed: cannot set up the jail's /nix/store: bwrap's status names no child pid\n",
     );
+  });
+
+  it("the stager starts nothing, and says nothing, without the runtime's word", async () => {
+    const clones = join(dir, "one-clone");
+    writeFileSync(clones, `${closure[0]}\n`);
+    const inputs = { ...makingEntries(join(dir, "no-clones")), clones };
+    // Control: with the word, the same stager runs the command it was given.
+    const control = await run(stagerFor(inputs, ["/bin/echo", "bwrap ran"]), "go");
+    expect(control).toMatchObject({ stdout: "bwrap ran\n", stderr: "", status: 0 });
+    // The runtime's setup failed (it says why itself): the word's fd closes with nothing said.
+    const result = await run(stagerFor(inputs, ["/bin/echo", "bwrap ran"]), "no word");
+    expect(result).toMatchObject({ stdout: "", stderr: "", status: 2 });
   });
 
   it("the jail's first process does not exec the agent without the stager's ok", async () => {

@@ -32,9 +32,10 @@ import { userNamespaceProblem } from "./preflight.js";
 import { protectPaths } from "./protect.js";
 import { hostArch } from "./seccomp/abi.js";
 import { seccompFilter } from "./seccomp/prebuilt.js";
-import { type Child, spawnChild } from "./spawn.js";
+import { type Child, type ChildFd, spawnChild } from "./spawn.js";
 import {
   kernelMountsOnDetachedTrees,
+  LAUNCH_FD,
   STAGED_STORE_STEP,
   type StagerInputs,
   stagerArgv,
@@ -153,6 +154,7 @@ function localtime(): Uint8Array | null {
 /** The run directory's files, named once. */
 function runFiles(runDir: string) {
   return {
+    root: runDir,
     etc: join(runDir, "etc"),
     /** The trust bundle in etc, to which a proxied run appends its CA. */
     caBundle: join(runDir, "etc", CA_BUNDLE_IN_ETC),
@@ -163,6 +165,8 @@ function runFiles(runDir: string) {
     staging: join(runDir, "store"),
     storeClones: join(runDir, "store-clones"),
     storeEntries: join(runDir, "store-entries"),
+    /** bwrap's command line, for the stager (store-stager.ts). */
+    launch: join(runDir, "launch"),
   };
 }
 
@@ -195,7 +199,15 @@ function stagerInputs(
 ): StagerInputs {
   if (store.kind === "built") {
     const { mountPoints, entries, clones } = store;
-    return { wholeTree, status: files.status, root: mountPoints, entries, clones, staging: null };
+    return {
+      wholeTree,
+      status: files.status,
+      root: mountPoints,
+      entries,
+      clones,
+      staging: null,
+      launch: files.launch,
+    };
   }
   return {
     wholeTree,
@@ -204,6 +216,7 @@ function stagerInputs(
     entries: files.storeEntries,
     clones: files.storeClones,
     staging: files.staging,
+    launch: files.launch,
   };
 }
 
@@ -217,23 +230,21 @@ function writeStagerLists(store: StoreView, files: RunFiles): void {
 /** What the run's own I/O found or made, for the jail's command line. */
 interface RunInputs {
   files: RunFiles;
-  /** The kernel's release (`uname -r`): what the jail's setup may ask of it. */
-  kernel: string;
   pidMax: boolean;
   proxy: NetworkPaths | null;
   protection: readonly Bind[];
 }
 
 /**
- * bwrap's options (for `--args`) and the argv to spawn: bwrap itself, or the store stager that
- * runs it. Decides only; the files it names are written by the caller.
+ * bwrap's options (for `--args`) and its command line. Decides only; the files it names are written
+ * by the caller.
  */
 function jailLaunch(
   config: JailConfig,
   plan: JailPlan,
   store: StoreView,
   run: RunInputs,
-): { options: string[]; argv: string[] } {
+): { options: string[]; bwrap: string[] } {
   const options = bwrapArgs({
     plan,
     store,
@@ -259,24 +270,16 @@ function jailLaunch(
     ],
     plan.argv,
   );
-  const bwrap = [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command];
-  return {
-    options,
-    argv:
-      store.kind === "binds"
-        ? bwrap
-        : stagerArgv(
-            config.tools.perl,
-            hostArch(),
-            stagerInputs(store, run.files, kernelMountsOnDetachedTrees(run.kernel)),
-            bwrap,
-          ),
-  };
+  return { options, bwrap: [config.tools.bwrap, "--args", String(ARGS_FD), "--", ...command] };
 }
 
-/** Writes a file only this user can read and opens it for a child to read from a passed fd. */
-function privateFileFd(path: string, contents: Uint8Array): number {
-  writeFileSync(path, contents, { mode: 0o600 });
+/**
+ * Makes an empty file only this user can read and opens it for a child to read from a passed fd. It
+ * is written (writeFileSync, which keeps the file) before the child reads it: a stager spawned
+ * early holds it before the runtime knows what it will say.
+ */
+function privateFileFd(path: string): number {
+  writeFileSync(path, "", { mode: 0o600, flag: "wx" });
   return openSync(path, "r");
 }
 
@@ -357,14 +360,65 @@ async function prepareProxiedRun(config: JailConfig, home: string): Promise<Prox
   };
 }
 
-/** Runs the agent in a bubblewrap jail; resolves to the exit code the caller should exit with. */
-export async function runLinuxJail(
+/** The fds a jail's launcher gets, open on files of the run directory; see jailFdsOf for their order. */
+interface JailFds {
+  args: number;
+  status: number;
+  seccomp: number;
+  pidMax: number | null;
+}
+
+function openJailFds(files: RunFiles, nproc: number, kernel: string): JailFds {
+  return {
+    args: privateFileFd(files.bwrapArgs),
+    status: openSync(files.status, "wx", 0o600),
+    seccomp: privateFileFd(files.seccomp),
+    pidMax: openPidMaxFd(files.pidMax, nproc, kernel),
+  };
+}
+
+function closeJailFds(fds: JailFds): void {
+  closeSync(fds.args);
+  closeSync(fds.status);
+  closeSync(fds.seccomp);
+  if (fds.pidMax !== null) closeSync(fds.pidMax);
+}
+
+/** The launcher's fds 0–7 (and the stager's word, LAUNCH_FD): what bwrapArgs and the steps expect. */
+function jailFdsOf(fds: JailFds, readyChannel: boolean, stager: boolean): ChildFd[] {
+  return [
+    "inherit",
+    "inherit",
+    "inherit",
+    fds.args,
+    fds.status,
+    fds.seccomp,
+    fds.pidMax ?? "ignore",
+    readyChannel ? "channel" : "ignore",
+    ...(stager ? ["channel" as const] : []),
+  ];
+}
+
+/** The run's setup: bwrap's command line, and for a proxied run what its proxy needs. */
+interface JailSetup {
+  bwrap: string[];
+  proxied: ProxiedRun | null;
+  proxyPaths: NetworkPaths | null;
+}
+
+/**
+ * Writes the run's files for its jail and returns bwrap's command line; calls `onProtected` with the
+ * undo of the protected paths' placeholders as soon as they exist.
+ */
+async function setUpJail(
   config: JailConfig,
+  host: HostFacts,
   args: readonly string[],
-  extraStorePaths: readonly string[] = [],
-): Promise<number> {
-  const host = hostFacts();
-  preflight(config.tools.bwrap, host.user.uid);
+  store: StoreView,
+  files: RunFiles,
+  pidMax: boolean,
+  onProtected: (release: () => void) => void,
+): Promise<JailSetup> {
   const proxied =
     config.network.mode === "proxy" ? await prepareProxiedRun(config, host.user.home) : null;
   const planned = planJail(
@@ -375,6 +429,102 @@ export async function runLinuxJail(
   );
   const plan =
     proxied === null ? planned : proxied.networkModule.withDummies(planned, proxied.credentials);
+  createMissing(plan.mounts);
+  const protection = protectPaths(plan, files.root);
+  onProtected(protection.release);
+  writeEtc(
+    files.etc,
+    etcEntries(
+      plan.user,
+      { caBundle: config.tools.caBundle, addsCa: proxied !== null },
+      localtime(),
+    ),
+  );
+  const proxyPaths =
+    proxied === null ? null : proxied.networkModule.makeNetworkPaths(files.root, files.caBundle);
+  const launch = jailLaunch(config, plan, store, {
+    files,
+    pidMax,
+    proxy: proxyPaths,
+    // Dummy credential files go over the real ones, after the config paths that hold them.
+    protection: [
+      ...protection.binds,
+      ...(proxied === null
+        ? []
+        : proxied.networkModule.writeDummyFiles(proxied.credentials, files.root)),
+    ],
+  });
+  writeFileSync(files.bwrapArgs, encodeArgs(launch.options));
+  writeFileSync(files.seccomp, seccompFilter(config.hardening, hostArch()));
+  return { bwrap: launch.bwrap, proxied, proxyPaths };
+}
+
+/**
+ * Sets the run up and starts its jail: bwrap once its arguments are written, or, for a big closure,
+ * the stager first, so that its clones (the longest part of such a start) overlap the setup, and
+ * then its word to start bwrap. A stager that gets no word exits and starts nothing.
+ */
+async function startJail(
+  config: JailConfig,
+  host: HostFacts,
+  args: readonly string[],
+  store: StoreView,
+  files: RunFiles,
+  onProtected: (release: () => void) => void,
+): Promise<{ child: Child; setup: JailSetup }> {
+  const kernel = release();
+  const fds = openJailFds(files, config.limits.nproc, kernel);
+  const readyChannel = config.network.mode === "proxy";
+  try {
+    writeStagerLists(store, files);
+    const stager =
+      store.kind === "binds"
+        ? null
+        : spawnChild(
+            stagerArgv(
+              config.tools.perl,
+              hostArch(),
+              stagerInputs(store, files, kernelMountsOnDetachedTrees(kernel)),
+            ),
+            jailFdsOf(fds, readyChannel, true),
+          );
+    const word = stager?.channels.get(LAUNCH_FD) ?? null;
+    try {
+      const setup = await setUpJail(
+        config,
+        host,
+        args,
+        store,
+        files,
+        fds.pidMax !== null,
+        onProtected,
+      );
+      if (stager === null) {
+        return { child: spawnChild(setup.bwrap, jailFdsOf(fds, readyChannel, false)), setup };
+      }
+      writeFileSync(files.launch, encodeArgs(setup.bwrap), { mode: 0o600 });
+      word?.write("go\n");
+      word?.close();
+      return { child: stager, setup };
+    } catch (error) {
+      word?.close();
+      await stager?.exited;
+      throw error;
+    }
+  } finally {
+    closeJailFds(fds);
+  }
+}
+
+/** Runs the agent in a bubblewrap jail; resolves to the exit code the caller should exit with. */
+export async function runLinuxJail(
+  config: JailConfig,
+  args: readonly string[],
+  extraStorePaths: readonly string[] = [],
+): Promise<number> {
+  const host = hostFacts();
+  preflight(config.tools.bwrap, host.user.uid);
+  const store = readStoreView(config, extraStorePaths);
   const runDir = makeRunDir();
   let releaseProtection = (): void => {};
   const cleanup = (): void => {
@@ -385,91 +535,43 @@ export async function runLinuxJail(
   let network: RunNetwork | null = null;
   const closeNetwork = (): Promise<void> => network?.close() ?? Promise.resolve();
   try {
-    createMissing(plan.mounts);
-    const protection = protectPaths(plan, runDir);
-    releaseProtection = protection.release;
     const files = runFiles(runDir);
-    const kernel = release();
-    const pidMaxFd = openPidMaxFd(files.pidMax, plan.limits.nproc, kernel);
-    writeEtc(
-      files.etc,
-      etcEntries(
-        plan.user,
-        { caBundle: config.tools.caBundle, addsCa: proxied !== null },
-        localtime(),
-      ),
-    );
-    const proxy =
-      proxied === null
-        ? null
-        : { ...proxied, paths: proxied.networkModule.makeNetworkPaths(runDir, files.caBundle) };
-    const store = readStoreView(config, extraStorePaths);
-    writeStagerLists(store, files);
-    const launch = jailLaunch(config, plan, store, {
-      files,
-      kernel,
-      pidMax: pidMaxFd !== null,
-      proxy: proxy?.paths ?? null,
-      // Dummy credential files go over the real ones, after the config paths that hold them.
-      protection: [
-        ...protection.binds,
-        ...(proxy === null ? [] : proxy.networkModule.writeDummyFiles(proxy.credentials, runDir)),
-      ],
+    const {
+      child,
+      setup: { proxied, proxyPaths },
+    } = await startJail(config, host, args, store, files, (release) => {
+      releaseProtection = release;
     });
-    const argsFd = privateFileFd(files.bwrapArgs, encodeArgs(launch.options));
-    const seccompFd = privateFileFd(files.seccomp, seccompFilter(config.hardening, hostArch()));
+    const stopForwarding = forwardSignals(child, files.status);
+    const ready = child.channels.get(PROXY_READY_FD) ?? null;
+    let agentReleased = proxied === null;
+    // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
+    const stopJail = (): void => {
+      if (agentReleased) killJail(child, files.status);
+      else ready?.close();
+    };
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
-    let stopJail = (): void => {};
     const stopWatching =
-      proxy === null
+      proxied === null
         ? () => {}
-        : proxy.networkModule.watchCredentialFiles(proxy.credentials, (path) => {
+        : proxied.networkModule.watchCredentialFiles(proxied.credentials, (path) => {
             replaced ??= path;
             stopJail();
             void closeNetwork();
           });
-    const statusFd = openSync(files.status, "wx", 0o600);
-    let child: Child;
-    try {
-      // bwrap stays in the jail as its pid 1, so its environment is readable there as
-      // /proc/1/environ: it gets none (the jail's own comes through --setenv).
-      child = spawnChild(launch.argv, [
-        "inherit",
-        "inherit",
-        "inherit",
-        argsFd,
-        statusFd,
-        seccompFd,
-        pidMaxFd ?? "ignore",
-        proxy === null ? "ignore" : "channel",
-      ]);
-    } finally {
-      closeSync(argsFd);
-      closeSync(statusFd);
-      closeSync(seccompFd);
-      if (pidMaxFd !== null) closeSync(pidMaxFd);
-    }
-    const stopForwarding = forwardSignals(child, files.status);
-    const ready = child.channels.get(PROXY_READY_FD) ?? null;
-    let agentReleased = proxy === null;
-    // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
-    stopJail = () => {
-      if (agentReleased) killJail(child, files.status);
-      else ready?.close();
-    };
     const { exited } = child;
     // The proxy starts while bubblewrap sets the jail up, and the agent waits for its `ok`; the
     // proxy's HTTP and TLS half loads after that (or never, if the jail ends first), and the
     // jail's connections wait until it has.
     try {
-      if (proxy !== null) {
-        network = await proxy.networkModule.startRunNetwork(
+      if (proxied !== null && proxyPaths !== null) {
+        network = await proxied.networkModule.startRunNetwork(
           config,
-          proxy.paths,
+          proxyPaths,
           host.user.home,
-          proxy.token,
-          proxy.credentials,
+          proxied.token,
+          proxied.credentials,
         );
         // Unless the jail was told no meanwhile (a credential file was replaced).
         if (ready?.closed === false) {
@@ -531,12 +633,16 @@ export async function warmUpLinuxJail(config: JailConfig, args: readonly string[
   const files = runFiles(runDir);
   const launch = jailLaunch(config, plan, store, {
     files,
-    kernel: release(),
     pidMax: true,
     proxy: network?.networkPaths(runDir, files.caBundle) ?? null,
     protection: [],
   });
   encodeArgs(launch.options);
+  encodeArgs(launch.bwrap);
+  if (store.kind !== "binds") {
+    const wholeTree = kernelMountsOnDetachedTrees(release());
+    stagerArgv(config.tools.perl, hostArch(), stagerInputs(store, files, wholeTree));
+  }
   seccompFilter(config.hardening, hostArch());
   await network?.warmUpRunNetwork(config, host.user.home);
 }

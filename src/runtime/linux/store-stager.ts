@@ -5,10 +5,17 @@ import { syscallNumber } from "./seccomp/syscalls.js";
 /** Where the jail's first process finds the stager's pipes: high, so nothing the runtime passes is in the way. */
 export const READY_FD = 20;
 export const GO_FD = 21;
+/**
+ * Where the stager reads the runtime's word to start bwrap: the runtime spawns it as soon as it knows
+ * the closure, so that the clones, the longest part of a big closure's start, overlap the rest of
+ * the runtime's setup; bwrap's command line is not known until that is done.
+ */
+export const LAUNCH_FD = 8;
 
 /**
  * The store stager, run with perl (Node cannot call mount(2); perl's syscall() can, with no module and no
- * compiler). It starts bwrap in a user and mount namespace of its own, where:
+ * compiler). It starts bwrap, when the runtime says `go` on LAUNCH_FD, with the command line the launch
+ * file holds (NUL-terminated words, as bwrap's `--args`), in a user and mount namespace of its own, where:
  * - /nix/store is bound over itself read-only, nosuid and nodev, so every mount cloned from it is too
  *   (the flags a user namespace may not clear, noexec and the atime ones, are kept as they are);
  * - when the build made no mount points, it mounts a tmpfs on the staging directory, which bwrap binds
@@ -28,12 +35,13 @@ export const GO_FD = 21;
  * table never changes.
  * Arguments: the syscall numbers (`name=number,…`), `tree` or `each`, bwrap's status file, the
  * directory of mount points (the build's, or the staging directory), the entries' list, the list of
- * the other paths, the staging directory (empty when the build made the mount points), then `--` and
- * bwrap's argv.
+ * the other paths, the staging directory (empty when the build made the mount points), and the launch
+ * file. Without the word (its fd closes first) it exits 2 quietly: the runtime's setup failed, and
+ * the runtime says why.
  */
 const STAGER = String.raw`
 my %sys = map { split /=/ } split /,/, shift @ARGV;
-my ($attach, $status, $root, $entries, $clones, $staging, $separator, @bwrap) = @ARGV;
+my ($attach, $status, $root, $entries, $clones, $staging, $launch) = @ARGV;
 my ($MS_RDONLY, $MS_NOSUID, $MS_NODEV, $MS_NOEXEC, $MS_REMOUNT, $MS_NOATIME, $MS_NODIRATIME, $MS_BIND,
   $MS_REC, $MS_PRIVATE, $MS_RELATIME, $MS_STRICTATIME)
   = (1, 2, 4, 8, 32, 1024, 2048, 4096, 16384, 1 << 18, 1 << 21, 1 << 24);
@@ -42,7 +50,7 @@ my ($AT_FDCWD, $O_PATH, $O_DIRECTORY, $O_CLOEXEC, $S_IFREG) = (-100, 0x200000, 0
 my ($OPEN_TREE_CLONE, $MOVE_MOUNT_F_EMPTY_PATH) = (1, 4);
 
 sub fail { print STDERR "jailed: cannot set up the jail's /nix/store: @_\n"; exit 2 }
-$separator eq '--' && @bwrap && $attach =~ /^(tree|each)$/ or fail('bad arguments');
+@ARGV == 7 && $attach =~ /^(tree|each)$/ or fail('bad arguments');
 my $whole = $attach eq 'tree';
 my $make = $staging ne '';
 
@@ -184,6 +192,12 @@ close($ready_in);
 close($go_out);
 # F_DUPFD (0) gives the lowest free fd from the one asked, without close-on-exec: bwrap passes it on.
 fcntl($ready_out, 0, ${READY_FD}) == ${READY_FD} && fcntl($go_in, 0, ${GO_FD}) == ${GO_FD} or fail("fd: $!");
+open(my $word_in, '<&=', ${LAUNCH_FD}) or fail("fd ${LAUNCH_FD}: $!");
+my $word = <$word_in>;
+close($word_in);
+exit 2 unless defined $word && $word eq "go\n";
+my @bwrap = do { local $/ = "\0"; lines_of($launch) };
+@bwrap or fail("$launch holds no command");
 exec { $bwrap[0] } @bwrap or fail("exec $bwrap[0]: $!");
 `;
 
@@ -216,6 +230,8 @@ export interface StagerInputs {
    * a tmpfs: the entries' before bwrap starts, the others' as they are cloned.
    */
   staging: string | null;
+  /** The file that holds bwrap's command line once the runtime says go (encodeArgs). */
+  launch: string;
 }
 
 /** Linux 6.15 lets a mount go onto a detached mount tree (move_mount onto an open_tree clone). */
@@ -223,13 +239,8 @@ export function kernelMountsOnDetachedTrees(release: string): boolean {
   return kernelAtLeast(release, 6, 15);
 }
 
-/** argv that runs `bwrapArgv` under the stager. */
-export function stagerArgv(
-  perl: string,
-  arch: Arch,
-  inputs: StagerInputs,
-  bwrapArgv: readonly string[],
-): string[] {
+/** argv of the stager, which runs bwrap when it is told to (LAUNCH_FD). */
+export function stagerArgv(perl: string, arch: Arch, inputs: StagerInputs): string[] {
   const numbers = STAGER_SYSCALLS.map((name) => {
     const number = syscallNumber(name, arch);
     if (number === null) throw new Error(`no ${name} syscall on ${arch}`);
@@ -246,8 +257,7 @@ export function stagerArgv(
     inputs.entries,
     inputs.clones,
     inputs.staging ?? "",
-    "--",
-    ...bwrapArgv,
+    inputs.launch,
   ];
 }
 

@@ -74,7 +74,7 @@ describe("kernelMountsOnDetachedTrees", () => {
 });
 
 describe("the stager's argv", () => {
-  it("passes the architecture's syscall numbers, the inputs, then bwrap's argv untouched", () => {
+  it("passes the architecture's syscall numbers, then the inputs", () => {
     const made = {
       wholeTree: true,
       status: "/run/status",
@@ -82,12 +82,9 @@ describe("the stager's argv", () => {
       entries: "/run/entries",
       clones: "/run/clones",
       staging: "/run/s",
+      launch: "/run/launch",
     };
-    const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", made, [
-      "/bwrap",
-      "--args",
-      "3",
-    ]);
+    const argv = stagerArgv("/nix/store/p-perl/bin/perl", "x86_64", made);
     expect(argv.slice(0, 2)).toEqual(["/nix/store/p-perl/bin/perl", "-e"]);
     expect(argv.slice(3)).toEqual([
       "unshare=272,mount=165,mknodat=259,open_tree=428,move_mount=429,setns=308",
@@ -97,12 +94,9 @@ describe("the stager's argv", () => {
       "/run/entries",
       "/run/clones",
       "/run/s",
-      "--",
-      "/bwrap",
-      "--args",
-      "3",
+      "/run/launch",
     ]);
-    expect(stagerArgv("/perl", "aarch64", made, ["/b"])[3]).toBe(
+    expect(stagerArgv("/perl", "aarch64", made)[3]).toBe(
       "unshare=97,mount=40,mknodat=33,open_tree=428,move_mount=429,setns=268",
     );
     // Mount points the build made: nothing to make, so no staging directory.
@@ -113,14 +107,16 @@ describe("the stager's argv", () => {
       entries: "/nix/store/v-view/entries",
       clones: "/nix/store/v-view/clones",
       staging: null,
+      launch: "/run/launch",
     };
-    expect(stagerArgv("/perl", "x86_64", built, ["/b"]).slice(4, 10)).toEqual([
+    expect(stagerArgv("/perl", "x86_64", built).slice(4, 11)).toEqual([
       "each",
       "/run/status",
       "/nix/store/v-view/store",
       "/nix/store/v-view/entries",
       "/nix/store/v-view/clones",
       "",
+      "/run/launch",
     ]);
   });
 
