@@ -1,7 +1,8 @@
 // Preloaded into the wrapper's node (NODE_OPTIONS="--require <this file>") to see where a jailed
 // start goes. It marks, in ms since node's time origin: this preload (node has booted), the jail
-// config read (the bundle has loaded), the closure list read (the config is validated, the jail
-// module loaded and the plan made), spawn called (run files and seccomp filter written), bwrap
+// config read (the bundle has loaded), the closure list read (the config is validated and the jail
+// module loaded), spawn called (the plan made, run files and seccomp filter written; for a staged
+// store, the stager is spawned before the plan, and its exit is the jail's), bwrap
 // spawned (node forked and exec'd it), bwrap gone (the jail ran), and process exit (cleanup);
 // appends them as one JSON line to $BENCH_PHASES_FILE. CommonJS, like the runtime bundle: an ES
 // module preload would boot node's ES module loader, which the wrapper itself no longer does. The

@@ -157,8 +157,8 @@ const COMPARISONS = [
 const PHASES = [
   ["node boots (to the preload)", null, "preload"],
   ["bundle loads (to the config read)", "preload", "config read"],
-  ["config validated, jail module imported, plan made", "config read", "closure list read"],
-  ["run files and seccomp filter written", "closure list read", "spawn called"],
+  ["config validated, jail module imported, closure read", "config read", "closure list read"],
+  ["plan made, run files and seccomp filter written", "closure list read", "spawn called"],
   ["spawn(): node forks and execs bwrap", "spawn called", "bwrap spawned"],
   ["the jail: bwrap sets up, codex runs, bwrap exits", "bwrap spawned", "bwrap exited"],
   ["cleanup until node's exit event", "bwrap exited", "exit"],
