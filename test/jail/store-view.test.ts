@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   mkdtempSync,
   readdirSync,
@@ -53,7 +53,23 @@ const shellExpr = withJailedLib(`jailedLib.makeJailedAgent {
   extraPkgs = ${extraPkgs("files ++ [ tool link ]")};
 }`);
 
+/** The same big closure, proxied, with a credential whose command fails while the stager runs. */
+const badCredentialExpr = withJailedLib(`jailedLib.makeJailedAgent {
+  name = "jailed-big-shell-bad-credential";
+  pkg = pkgs.bash;
+  command = "bash";
+  extraPkgs = ${extraPkgs("files")};
+  credentials.broken = {
+    hosts = [ "api.example.test" ];
+    header = "authorization";
+    format = "Bearer {token}";
+    source.command = [ "/bin/false" ];
+    sandboxEnv = "BROKEN_TOKEN";
+  };
+}`);
+
 let wrapper: string;
+let badCredentialWrapper: string;
 let closure: string[];
 let tool: string;
 let link: string;
@@ -62,6 +78,11 @@ let bash: string;
 
 beforeAll(() => {
   wrapper = join(nixBuild(shellExpr), "bin", "jailed-big-shell");
+  badCredentialWrapper = join(
+    nixBuild(badCredentialExpr),
+    "bin",
+    "jailed-big-shell-bad-credential",
+  );
   tool = nixBuild(withJailedLib(extraPkgs("tool")));
   link = nixBuild(withJailedLib(extraPkgs("link")));
   const info = nixBuild(
@@ -170,6 +191,20 @@ describe.each(RUNNERS)("a jail with a staged /nix/store, run as $label", (runner
     const fds = result.stdout.trim().split("\n");
     expect(fds).not.toContain(String(READY_FD));
     expect(fds).not.toContain(String(GO_FD));
+  });
+
+  it("stops a stager started before a setup that then fails, and leaves nothing behind", () => {
+    // The stager starts before the credentials are read; the command fails, and the runtime says so.
+    const result = runAs(runner, sandbox, [badCredentialWrapper, "-c", "echo agent ran"]);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(
+      'jailed: credential broken: command "/bin/false" exited with status 1\n',
+    );
+    expect(result.status).toBe(2);
+    // The stager's arguments name the run directory, under the sandbox's XDG_RUNTIME_DIR.
+    const left = spawnSync("pgrep", ["-f", sandbox.runtimeDir], { encoding: "utf8" });
+    expect(left.stdout).toBe("");
+    expect(readdirSync(join(sandbox.runtimeDir, "jailed"))).toEqual([]);
   });
 
   it("leaves the host's mount table as it was", () => {
