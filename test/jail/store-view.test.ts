@@ -24,7 +24,14 @@ import {
   stagerArgv,
 } from "../../src/runtime/linux/store-stager.js";
 import { STAGE_ABOVE_PATHS } from "../../src/runtime/linux/store-view.js";
-import { collectOutput, makeSandbox, RUNNERS, runAs, type Sandbox } from "../support/jail-run.js";
+import {
+  collectOutput,
+  makeSandbox,
+  RUNNERS,
+  runAs,
+  type Sandbox,
+  spawnAs,
+} from "../support/jail-run.js";
 import {
   closureOf as closureOfHost,
   configFileOf,
@@ -53,7 +60,10 @@ const shellExpr = withJailedLib(`jailedLib.makeJailedAgent {
   extraPkgs = ${extraPkgs("files ++ [ tool link ]")};
 }`);
 
-/** The same big closure, proxied, with a credential whose command fails while the stager runs. */
+/**
+ * The same big closure, proxied, with a credential whose command fails while the stager runs, or,
+ * with $STALL_FOR set, becomes a sleep that long: time to signal the run before its jail starts.
+ */
 const badCredentialExpr = withJailedLib(`jailedLib.makeJailedAgent {
   name = "jailed-big-shell-bad-credential";
   pkg = pkgs.bash;
@@ -63,7 +73,7 @@ const badCredentialExpr = withJailedLib(`jailedLib.makeJailedAgent {
     hosts = [ "api.example.test" ];
     header = "authorization";
     format = "Bearer {token}";
-    source.command = [ "/bin/false" ];
+    source.command = [ "/bin/sh" "-c" "if [ -n \\"$STALL_FOR\\" ]; then exec sleep \\"$STALL_FOR\\"; fi; exit 1" ];
     sandboxEnv = "BROKEN_TOKEN";
   };
 }`);
@@ -198,12 +208,41 @@ describe.each(RUNNERS)("a jail with a staged /nix/store, run as $label", (runner
     const result = runAs(runner, sandbox, [badCredentialWrapper, "-c", "echo agent ran"]);
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe(
-      'jailed: credential broken: command "/bin/false" exited with status 1\n',
+      'jailed: credential broken: command "/bin/sh" exited with status 1\n',
     );
     expect(result.status).toBe(2);
     // The stager's arguments name the run directory, under the sandbox's XDG_RUNTIME_DIR.
     const left = spawnSync("pgrep", ["-f", sandbox.runtimeDir], { encoding: "utf8" });
     expect(left.stdout).toBe("");
+    expect(readdirSync(join(sandbox.runtimeDir, "jailed"))).toEqual([]);
+  });
+
+  it("ends a run signalled before its jail starts with the signal's code, leaving nothing", async () => {
+    const marker = String(600000 + Math.floor(Math.random() * 99999));
+    const child = spawnAs(runner, sandbox, [badCredentialWrapper, "-c", "echo agent ran"], {
+      STALL_FOR: marker,
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    const pids = (pattern: string) =>
+      spawnSync("pgrep", ["-f", pattern], { encoding: "utf8" }).stdout.trim();
+    // The credential command runs: the stager has started, the jail has not.
+    for (let i = 0; i < 100 && pids(`^sleep ${marker}`) === ""; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(pids(`^sleep ${marker}`)).not.toBe("");
+    expect(readdirSync(join(sandbox.runtimeDir, "jailed")).length).toBe(1);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(128 + 15);
+    expect(output).toBe("");
+    // Nothing left: the credential command, the stager (whose arguments name the run
+    // directory) and the run directory.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(pids(`^sleep ${marker}`)).toBe("");
+    expect(pids(sandbox.runtimeDir)).toBe("");
     expect(readdirSync(join(sandbox.runtimeDir, "jailed"))).toEqual([]);
   });
 

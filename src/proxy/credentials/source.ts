@@ -67,11 +67,18 @@ function expandHome(path: string, home: string): string {
 function runCommand(name: string, argv: readonly string[]): Promise<string> {
   const [file, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    execFile(
+    // A run that ends while the command runs (a signal, say) does not leave it running; what the
+    // command itself started is the command's to end, as on its timeout.
+    const stop = (): void => {
+      child.kill();
+    };
+    process.once("exit", stop);
+    const child = execFile(
       file,
       args,
       { timeout: COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20, encoding: "utf8" },
       (error, stdout) => {
+        process.off("exit", stop);
         if (error === null) {
           resolve(stdout);
           return;

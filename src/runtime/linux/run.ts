@@ -48,6 +48,8 @@ const ARGS_FD = 3;
 const STATUS_FD = 4;
 const SECCOMP_FD = 5;
 const PID_MAX_FD = 6;
+/** The signals a run handles: until the jail has started by ending the run, then by forwarding them. */
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 /** How long the agent gets to exit after a forwarded SIGTERM/SIGHUP before the jail is killed. */
 const GRACE_MS = 3000;
 
@@ -336,10 +338,9 @@ function forwardSignals(child: Child, statusFile: string): () => void {
     }
     if (signal !== "SIGWINCH") setTimeout(kill, GRACE_MS).unref();
   };
-  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
-  for (const signal of signals) process.on(signal, forward);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   return () => {
-    for (const signal of signals) process.off(signal, forward);
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
   };
 }
 
@@ -532,6 +533,15 @@ export async function runLinuxJail(
     if (existsSync(runDir)) removeTree(runDir);
   };
   process.once("exit", cleanup);
+  // Until the jail has started, a signal ends the run with its code, and exit cleans up: a stager
+  // already started reads the end of its word's pipe and starts nothing.
+  const endBeforeJail = (signal: NodeJS.Signals): void => {
+    process.exit(128 + systemConstants.signals[signal]);
+  };
+  for (const signal of FORWARDED_SIGNALS) process.once(signal, endBeforeJail);
+  const stopEndingOnSignals = (): void => {
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, endBeforeJail);
+  };
   let network: RunNetwork | null = null;
   const closeNetwork = (): Promise<void> => network?.close() ?? Promise.resolve();
   try {
@@ -541,8 +551,13 @@ export async function runLinuxJail(
       setup: { proxied, proxyPaths },
     } = await startJail(config, host, args, store, files, (release) => {
       releaseProtection = release;
+    }).catch((error: unknown) => {
+      stopEndingOnSignals();
+      throw error;
     });
     const stopForwarding = forwardSignals(child, files.status);
+    // Only now: a signal with no handler at all would kill the runtime outright.
+    stopEndingOnSignals();
     const ready = child.channels.get(PROXY_READY_FD) ?? null;
     let agentReleased = proxied === null;
     // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
