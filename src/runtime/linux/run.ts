@@ -191,35 +191,38 @@ function writeEtc(dir: string, entries: readonly EtcEntry[]): void {
 }
 
 /**
- * What the stager reads. When it makes the mount points, the runtime writes it the two lists
- * (writeStagerLists) and makes the empty directory it mounts its tmpfs on (in its own namespace only).
+ * The stager's argv for a staged store view. When it makes the mount points, the runtime writes it
+ * the two lists (writeStagerLists) and makes the empty directory it mounts its tmpfs on (in its own
+ * namespace only). `kernel`: the kernel's release (`uname -r`).
  */
-function stagerInputs(
+function stagerArgvFor(
+  config: JailConfig,
   store: Extract<StoreView, { kind: "built" | "made" }>,
   files: RunFiles,
-  wholeTree: boolean,
-): StagerInputs {
-  if (store.kind === "built") {
-    const { mountPoints, entries, clones } = store;
-    return {
-      wholeTree,
-      status: files.status,
-      root: mountPoints,
-      entries,
-      clones,
-      staging: null,
-      launch: files.launch,
-    };
-  }
-  return {
-    wholeTree,
+  kernel: string,
+): string[] {
+  const run = {
+    wholeTree: kernelMountsOnDetachedTrees(kernel),
     status: files.status,
-    root: files.staging,
-    entries: files.storeEntries,
-    clones: files.storeClones,
-    staging: files.staging,
     launch: files.launch,
   };
+  const inputs: StagerInputs =
+    store.kind === "built"
+      ? {
+          ...run,
+          root: store.mountPoints,
+          entries: store.entries,
+          clones: store.clones,
+          staging: null,
+        }
+      : {
+          ...run,
+          root: files.staging,
+          entries: files.storeEntries,
+          clones: files.storeClones,
+          staging: files.staging,
+        };
+  return stagerArgv(config.tools.perl, hostArch(), inputs);
 }
 
 function writeStagerLists(store: StoreView, files: RunFiles): void {
@@ -403,8 +406,7 @@ function jailFdsOf(fds: JailFds, readyChannel: boolean, stager: boolean): ChildF
 /** The run's setup: bwrap's command line, and for a proxied run what its proxy needs. */
 interface JailSetup {
   bwrap: string[];
-  proxied: ProxiedRun | null;
-  proxyPaths: NetworkPaths | null;
+  proxy: (ProxiedRun & { paths: NetworkPaths }) | null;
 }
 
 /**
@@ -441,23 +443,23 @@ async function setUpJail(
       localtime(),
     ),
   );
-  const proxyPaths =
-    proxied === null ? null : proxied.networkModule.makeNetworkPaths(files.root, files.caBundle);
+  const proxy =
+    proxied === null
+      ? null
+      : { ...proxied, paths: proxied.networkModule.makeNetworkPaths(files.root, files.caBundle) };
   const launch = jailLaunch(config, plan, store, {
     files,
     pidMax,
-    proxy: proxyPaths,
+    proxy: proxy?.paths ?? null,
     // Dummy credential files go over the real ones, after the config paths that hold them.
     protection: [
       ...protection.binds,
-      ...(proxied === null
-        ? []
-        : proxied.networkModule.writeDummyFiles(proxied.credentials, files.root)),
+      ...(proxy === null ? [] : proxy.networkModule.writeDummyFiles(proxy.credentials, files.root)),
     ],
   });
   writeFileSync(files.bwrapArgs, encodeArgs(launch.options));
   writeFileSync(files.seccomp, seccompFilter(config.hardening, hostArch()));
-  return { bwrap: launch.bwrap, proxied, proxyPaths };
+  return { bwrap: launch.bwrap, proxy };
 }
 
 /**
@@ -482,11 +484,7 @@ async function startJail(
       store.kind === "binds"
         ? null
         : spawnChild(
-            stagerArgv(
-              config.tools.perl,
-              hostArch(),
-              stagerInputs(store, files, kernelMountsOnDetachedTrees(kernel)),
-            ),
+            stagerArgvFor(config, store, files, kernel),
             jailFdsOf(fds, readyChannel, true),
           );
     const word = stager?.channels.get(LAUNCH_FD) ?? null;
@@ -548,7 +546,7 @@ export async function runLinuxJail(
     const files = runFiles(runDir);
     const {
       child,
-      setup: { proxied, proxyPaths },
+      setup: { proxy },
     } = await startJail(config, host, args, store, files, (release) => {
       releaseProtection = release;
     }).catch((error: unknown) => {
@@ -559,7 +557,7 @@ export async function runLinuxJail(
     // Only now: a signal with no handler at all would kill the runtime outright.
     stopEndingOnSignals();
     const ready = child.channels.get(PROXY_READY_FD) ?? null;
-    let agentReleased = proxied === null;
+    let agentReleased = proxy === null;
     // Before the proxy's ok, the jail's first process is told no, and exits 2 before the agent.
     const stopJail = (): void => {
       if (agentReleased) killJail(child, files.status);
@@ -568,9 +566,9 @@ export async function runLinuxJail(
     // A replaced credential file is no longer covered in the jail: stop everything at once.
     let replaced: string | null = null;
     const stopWatching =
-      proxied === null
+      proxy === null
         ? () => {}
-        : proxied.networkModule.watchCredentialFiles(proxied.credentials, (path) => {
+        : proxy.networkModule.watchCredentialFiles(proxy.credentials, (path) => {
             replaced ??= path;
             stopJail();
             void closeNetwork();
@@ -580,13 +578,13 @@ export async function runLinuxJail(
     // proxy's HTTP and TLS half loads after that (or never, if the jail ends first), and the
     // jail's connections wait until it has.
     try {
-      if (proxied !== null && proxyPaths !== null) {
-        network = await proxied.networkModule.startRunNetwork(
+      if (proxy !== null) {
+        network = await proxy.networkModule.startRunNetwork(
           config,
-          proxyPaths,
+          proxy.paths,
           host.user.home,
-          proxied.token,
-          proxied.credentials,
+          proxy.token,
+          proxy.credentials,
         );
         // Unless the jail was told no meanwhile (a credential file was replaced).
         if (ready?.closed === false) {
@@ -654,10 +652,7 @@ export async function warmUpLinuxJail(config: JailConfig, args: readonly string[
   });
   encodeArgs(launch.options);
   encodeArgs(launch.bwrap);
-  if (store.kind !== "binds") {
-    const wholeTree = kernelMountsOnDetachedTrees(release());
-    stagerArgv(config.tools.perl, hostArch(), stagerInputs(store, files, wholeTree));
-  }
+  if (store.kind !== "binds") stagerArgvFor(config, store, files, release());
   seccompFilter(config.hardening, hostArch());
   await network?.warmUpRunNetwork(config, host.user.home);
 }

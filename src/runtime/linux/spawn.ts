@@ -102,23 +102,25 @@ export function spawnChild(argv: readonly string[], fds: readonly ChildFd[]): Ch
   const file = argv[0];
   if (file === undefined) throw new Error("spawnChild: empty argv");
   const { Pipe, constants: pipeConstants } = bindings.binding("pipe_wrap");
-  const pipes = new Map<number, PipeHandle>();
+  const channels = new Map<number, Channel>();
+  const closeChannels = (): void => {
+    for (const open of channels.values()) open.close();
+  };
   const stdio = fds.map((fd, index): StdioEntry => {
     if (fd === "ignore") return { type: "ignore" };
     if (fd === "inherit") return { type: "fd", fd: index };
     if (fd !== "channel") return { type: "fd", fd };
-    const handle = new Pipe(pipeConstants.SOCKET);
-    pipes.set(index, handle);
-    return { type: "pipe", handle };
+    const pipe = new Pipe(pipeConstants.SOCKET);
+    channels.set(index, channel(pipe));
+    return { type: "pipe", handle: pipe };
   });
-  const channels = new Map([...pipes].map(([fd, pipe]) => [fd, channel(pipe)]));
   const handle = new (bindings.binding("process_wrap").Process)();
   let running = true;
   const exited = new Promise<Exit>((resolve) => {
     handle.onexit = (exitCode, signalCode) => {
       running = false;
       handle.close();
-      for (const open of channels.values()) open.close();
+      closeChannels();
       const signal = signalCode === "" ? null : (signalCode as NodeJS.Signals);
       resolve({ code: signal === null ? exitCode : null, signal });
     };
@@ -126,7 +128,7 @@ export function spawnChild(argv: readonly string[], fds: readonly ChildFd[]): Ch
   const error = handle.spawn({ file, args: argv, envPairs: [], stdio });
   if (error !== 0) {
     handle.close();
-    for (const open of channels.values()) open.close();
+    closeChannels();
     throw new JailSetupError(`cannot start ${file}: ${getSystemErrorName(error)}`);
   }
   return {
