@@ -1,5 +1,4 @@
 import { expect, test } from "vitest";
-import { auditLine } from "../../../src/proxy/audit.js";
 import {
   allowHint,
   compilePolicy,
@@ -82,21 +81,4 @@ test("refused addresses and host mismatches", () => {
   expect(mismatch.body).toContain(
     "the Host header names 'evil.test' but the tunnel was opened to api.example.com",
   );
-});
-
-test("auditLine is one JSON line", () => {
-  const entry = {
-    time: "2026-01-01T00:00:00.000Z",
-    method: "GET",
-    url: "https://a.test/",
-    decision: "allow" as const,
-    rule: 0,
-    reason: null,
-    status: 200,
-    bytesUp: 0,
-    bytesDown: 5,
-    durationMs: 1.5,
-  };
-  expect(auditLine(entry)).toBe(`${JSON.stringify(entry)}\n`);
-  expect(JSON.parse(auditLine(entry))).toEqual(entry);
 });

@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, test } from "vitest";
+import { type AuditEntry, auditLine, openAuditLog } from "../../../src/proxy/audit.js";
+
+const dir = mkdtempSync(join(tmpdir(), "jailed-audit-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const entry = (url: string): AuditEntry => ({
+  time: "2026-01-01T00:00:00.000Z",
+  method: "GET",
+  url,
+  decision: "allow",
+  rule: 0,
+  reason: null,
+  status: 200,
+  bytesUp: 0,
+  bytesDown: 5,
+  durationMs: 1.5,
+});
+
+const lines = (path: string): string[] =>
+  readFileSync(path, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line).url);
+
+test("auditLine is one JSON line", () => {
+  const one = entry("https://a.test/");
+  expect(auditLine(one)).toBe(`${JSON.stringify(one)}\n`);
+  expect(JSON.parse(auditLine(one))).toEqual(one);
+});
+
+test("lines wait to be written together; close writes them in order, and drops later ones", async () => {
+  const path = join(dir, "close.jsonl");
+  const log = openAuditLog(path);
+  log.write(entry("https://a.test/1"));
+  log.write(entry("https://a.test/2"));
+  expect(lines(path)).toEqual([]);
+  await log.close();
+  expect(lines(path)).toEqual(["https://a.test/1", "https://a.test/2"]);
+  log.write(entry("https://a.test/3"));
+  await log.close();
+  expect(lines(path)).toEqual(["https://a.test/1", "https://a.test/2"]);
+});
+
+test("a batch reaches the file without close, and the next one after it", async () => {
+  const path = join(dir, "timer.jsonl");
+  const log = openAuditLog(path);
+  const written = async (count: number): Promise<void> => {
+    for (let waited = 0; lines(path).length < count && waited < 5000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  log.write(entry("https://a.test/1"));
+  await written(1);
+  expect(lines(path)).toEqual(["https://a.test/1"]);
+  log.write(entry("https://a.test/2"));
+  await written(2);
+  expect(lines(path)).toEqual(["https://a.test/1", "https://a.test/2"]);
+  await log.close();
+});
