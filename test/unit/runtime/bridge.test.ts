@@ -26,26 +26,70 @@ describe("the proxy steps", () => {
     expect(ready).toBe(PROXY_READY_STEP);
   });
 
-  it("then wait for 127.0.0.1:3128 to listen, and the agent is exec'd outside the loop that reads /proc/net/tcp", () => {
-    expect(listening).toContain("0100007F:0C38");
+  it("then wait for the bridge to listen, and the agent is exec'd outside the loop that reads /proc/net/sockstat", () => {
     const script = jailEntry("/sh", [start, ready, listening] as string[], ["/agent"])[2] as string;
-    // The agent must keep the caller's stdin, not the loop's </proc/net/tcp.
+    // The agent must keep the caller's stdin, not the loop's </proc/net/sockstat.
     expect(script.trimEnd().split("\n").at(-1)).toBe('exec "$@"');
-    expect(script.indexOf('exec "$@"')).toBeGreaterThan(script.lastIndexOf("</proc/net/tcp"));
+    expect(script.indexOf('exec "$@"')).toBeGreaterThan(script.lastIndexOf("</proc/net/sockstat"));
   });
 
+  /**
+   * Runs a jail entry the way a jail does, for the part that matters here: in a network namespace of
+   * its own (bwrap brings its loopback up), and a pid namespace that ends with bwrap, so the bridge
+   * ends with the agent.
+   */
+  const inNewNetworkNamespace = (entry: string[]) =>
+    spawnSync(
+      "bwrap",
+      [
+        "--unshare-net",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--dev-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--",
+        ...entry,
+      ],
+      { encoding: "utf8" },
+    );
+
   it("stops at once, with exit 2 and why, when the bridge exits without listening", () => {
-    // /bin/false stands in for a socat that cannot start: the wait must not spin on (reading
-    // /proc/net/tcp 20,000 times would outlast the test's timeout).
+    // /bin/false stands in for a socat that cannot start: the wait must not spin on for its 30 s.
     const [dead, , wait] = proxySteps("/bin/false", "/run/p.sock") as [string, string, string];
-    const [command, ...args] = jailEntry("bash", [dead, wait], ["echo", "agent ran"]) as [
-      string,
-      ...string[],
-    ];
-    const result = spawnSync(command, args, { encoding: "utf8" });
+    const result = inNewNetworkNamespace(jailEntry("bash", [dead, wait], ["echo", "agent ran"]));
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe("jailed: the bridge to the proxy did not start\n");
     expect(result.status).toBe(2);
+  });
+
+  it("starts the agent only once a socat slow to start listens", () => {
+    // A socat that waits 300 ms before it starts: an agent started at once finds nothing on
+    // 127.0.0.1:3128. The agent connects there with bash's /dev/tcp; the bridge accepts, and hangs
+    // up when its unix side cannot connect.
+    const dir = mkdtempSync(join(tmpdir(), "jailed-bridge-"));
+    try {
+      const slowSocat = join(dir, "socat");
+      writeFileSync(slowSocat, '#!/bin/bash\nsleep 0.3\nexec socat "$@"\n', { mode: 0o755 });
+      const [bridge, , wait] = proxySteps(slowSocat, join(dir, "absent.sock")) as [
+        string,
+        string,
+        string,
+      ];
+      const agent = ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${BRIDGE_PORT} && echo connected`];
+      // The control: without the wait, the agent is there first.
+      const raced = inNewNetworkNamespace(jailEntry("bash", [bridge], agent));
+      expect(raced.stdout).toBe("");
+      expect(raced.stderr).toMatch(/Connection refused/);
+      const waited = inNewNetworkNamespace(jailEntry("bash", [bridge, wait], agent));
+      expect(waited.stderr).toBe("");
+      expect(waited.stdout).toBe("connected\n");
+      expect(waited.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("hands the jail every spelling of the proxy variables, credential included", () => {
