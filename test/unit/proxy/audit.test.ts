@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, test } from "vitest";
+import { afterAll, expect, test, vi } from "vitest";
 import { type AuditEntry, auditLine, openAuditLog } from "../../../src/proxy/audit.js";
 
 const dir = mkdtempSync(join(tmpdir(), "jailed-audit-"));
@@ -59,4 +59,22 @@ test("a batch reaches the file without close, and the next one after it", async 
   await written(2);
   expect(lines(path)).toEqual(["https://a.test/1", "https://a.test/2"]);
   await log.close();
+});
+
+test("a log that fails to write says so once, drops the rest, and still closes", async () => {
+  // /dev/full opens for appending, and every write to it fails with ENOSPC.
+  const said = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  try {
+    const log = openAuditLog("/dev/full");
+    log.write(entry("https://a.test/1"));
+    for (let waited = 0; said.mock.calls.length === 0 && waited < 5000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    log.write(entry("https://a.test/2"));
+    await log.close();
+    expect(said.mock.calls.map(([text]) => text)).toEqual([
+      expect.stringMatching(/^jailed: audit log \/dev\/full failed: ENOSPC/),
+    ]);
+  } finally {
+    said.mockRestore();
+  }
 });
