@@ -17,8 +17,7 @@ export interface CertificateAuthority {
 /**
  * One context for all hosts. A context per host cost ~1 ms to make (OpenSSL 3 parses the PEM key and
  * certificate slowly) and ~30 KB to keep; swapping the certificate in costs ~0.3 ms. `ca: []`: a
- * server context verifies no peer, so it skips Node's root store (building that store on first use
- * costs ~35 ms).
+ * server context verifies no peer, so it needs no root store.
  */
 export function withHostContexts(ca: RunCa): CertificateAuthority {
   let context: SecureContext | undefined;
