@@ -19,6 +19,11 @@ run() {
   echo
 }
 
+# The hypervisor's share of the CPU (steal, in /proc/stat) moved every figure here by tens of percent
+# on a shared VM (bench/RESULTS.md, 2026-11-23): each run says how much it had.
+cpu_times() { awk '/^cpu /{ print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat; }
+read -r total_before steal_before < <(cpu_times)
+
 run throughput.mjs
 run latency.mjs
 run sse.mjs
@@ -30,3 +35,7 @@ run PROXY_TASKS=1 memory.mjs 1 1000 4
 run PROXY_TASKS=1 memory.mjs 1 1000 16
 run policy.mjs
 run credentials.mjs
+
+read -r total_after steal_after < <(cpu_times)
+awk -v total=$((total_after - total_before)) -v steal=$((steal_after - steal_before)) -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
+  'BEGIN { printf "machine: steal %.1f%% of the CPU time during the run; load average %s at the end\n", 100 * steal / total, load }'
