@@ -11,7 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { encodeArgs } from "../../src/runtime/linux/bwrap.js";
 import { jailEntry } from "../../src/runtime/linux/entry.js";
 import { hostArch } from "../../src/runtime/linux/seccomp/index.js";
@@ -229,10 +229,10 @@ describe.each(RUNNERS)("a jail with a staged /nix/store, run as $label", (runner
     const pids = (pattern: string) =>
       spawnSync("pgrep", ["-f", pattern], { encoding: "utf8" }).stdout.trim();
     // The credential command runs: the stager has started, the jail has not.
-    for (let i = 0; i < 100 && pids(`^sleep ${marker}`) === ""; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(pids(`^sleep ${marker}`)).not.toBe("");
+    await vi.waitFor(() => expect(pids(`^sleep ${marker}`)).not.toBe(""), {
+      timeout: 5000,
+      interval: 50,
+    });
     expect(readdirSync(join(sandbox.runtimeDir, "jailed")).length).toBe(1);
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");

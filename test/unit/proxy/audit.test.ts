@@ -20,6 +20,9 @@ const entry = (url: string): AuditEntry => ({
   durationMs: 1.5,
 });
 
+/** How long a test waits for the log's timer: well past BATCH_MS, looking every 20 ms. */
+const POLL = { timeout: 5000, interval: 20 };
+
 const lines = (path: string): string[] =>
   readFileSync(path, "utf8")
     .split("\n")
@@ -48,10 +51,8 @@ test("lines wait to be written together; close writes them in order, and drops l
 test("a batch reaches the file without close, and the next one after it", async () => {
   const path = join(dir, "timer.jsonl");
   const log = openAuditLog(path);
-  const written = async (count: number): Promise<void> => {
-    for (let waited = 0; lines(path).length < count && waited < 5000; waited += 20)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-  };
+  const written = (count: number) =>
+    vi.waitFor(() => expect(lines(path)).toHaveLength(count), POLL);
   log.write(entry("https://a.test/1"));
   await written(1);
   expect(lines(path)).toEqual(["https://a.test/1"]);
@@ -67,8 +68,7 @@ test("a log that fails to write says so once, drops the rest, and still closes",
   try {
     const log = openAuditLog("/dev/full");
     log.write(entry("https://a.test/1"));
-    for (let waited = 0; said.mock.calls.length === 0 && waited < 5000; waited += 20)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.waitFor(() => expect(said).toHaveBeenCalled(), POLL);
     log.write(entry("https://a.test/2"));
     await log.close();
     expect(said.mock.calls.map(([text]) => text)).toEqual([
