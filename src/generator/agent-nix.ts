@@ -13,6 +13,14 @@ export function functionName(id: string): string {
     .join("")}`;
 }
 
+/**
+ * The wrapper's name, and its package's: the agent's own command, jailed (`claude` ->
+ * `jailed-claude`), so the name a user already types is the one to reach for.
+ */
+export function packageName(spec: AgentSpec): string {
+  return `jailed-${spec.command}`;
+}
+
 /** Drops undefined fields so optional spec fields never reach the Nix text. */
 function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
@@ -22,7 +30,7 @@ function plain(value: unknown): unknown {
 export function agentExpr(spec: AgentSpec): NixExpr {
   return attrs([
     bind("id", str(spec.id)),
-    bind("name", str(`jailed-${spec.id}`)),
+    bind("name", str(packageName(spec))),
     bind("functionName", str(functionName(spec.id))),
     bind("displayName", str(spec.displayName)),
     bind("homepage", str(spec.homepage)),

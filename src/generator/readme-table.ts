@@ -1,5 +1,5 @@
 import type { AgentSpec } from "../spec/agent.js";
-import { functionName } from "./agent-nix.js";
+import { functionName, packageName } from "./agent-nix.js";
 
 const START = "<!-- agents:start -->";
 const END = "<!-- agents:end -->";
@@ -13,7 +13,7 @@ export function agentTable(specs: readonly AgentSpec[]): string {
   const rows = specs.map((spec) =>
     [
       `[${spec.displayName}](${spec.homepage})`,
-      code(`jailed-${spec.id}`),
+      code(packageName(spec)),
       code(functionName(spec.id)),
       code(`pkgs.${spec.nixAttr}`) + (spec.unfree ? " (unfree)" : ""),
       spec.hosts.map((need) => code(need.host)).join(", "),

@@ -23,13 +23,13 @@ export interface AgentCredential {
 
 /** Everything jailed knows about one agent; `src/generator` turns it into `nix/agents/<id>.nix`. */
 export interface AgentSpec {
-  /** Short id: the wrapper is `jailed-<id>`, the Nix function `makeJailed<Id>`. */
+  /** Short id: the Nix function is `makeJailed<Id>`. */
   id: string;
   displayName: string;
   homepage: string;
   /** nixpkgs attribute of the agent package. */
   nixAttr: string;
-  /** Program in `pkg/bin`. */
+  /** Program in `pkg/bin`; the wrapper is `jailed-<command>`. */
   command: string;
   /** nixpkgs marks the package unfree; the flake allows it by predicate for this attribute only. */
   unfree: boolean;

@@ -19,7 +19,7 @@ function jailedClaude(options: string): string {
     pkgs = import ${repoRoot}/test/hostpkgs { config.allowUnfree = true; };
     jailedLib = import ${repoRoot}/nix/lib.nix { inherit pkgs; };
   in jailedLib.makeJailedClaudeCode ${options}`);
-  return join(out, "bin", "jailed-claude-code");
+  return join(out, "bin", "jailed-claude");
 }
 
 function auditEntries(sandbox: Sandbox): Record<string, unknown>[] {

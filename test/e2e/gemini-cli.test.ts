@@ -60,7 +60,7 @@ describe.each(RUNNERS)("real Gemini CLI with an API key, run as $label", (runner
     const secret = hostSecret(sandbox, runner, REAL);
     gemini = jailed("jailed-gemini-cmd", "gemini", fromCommand(secret));
     shell = jailed("jailed-gemini-bash", "bash", fromCommand(secret));
-    geminiDefault = jailed("jailed-gemini-cli", "gemini", "{ }");
+    geminiDefault = jailed("jailed-gemini", "gemini", "{ }");
     env = fakeApiEnv(sandbox, api, ["generativelanguage.googleapis.com"]);
   }, AGENT_TIMEOUT);
   afterAll(() => rmSync(sandbox.root, { recursive: true, force: true }));

@@ -37,7 +37,7 @@ describe("the flake, built offline against test/hostpkgs", () => {
   });
 
   it("writes a JailConfig that the runtime's schema accepts", () => {
-    for (const name of ["jailed-codex", "jailed-claude-code", "jailed-gemini-cli"]) {
+    for (const name of ["jailed-codex", "jailed-claude", "jailed-gemini"]) {
       const out = buildFlakeOutput(name);
       const file = configFileOf(join(out, "bin", name));
       const config = parseJailConfig(JSON.parse(readFileSync(file, "utf8")), file);
@@ -51,9 +51,9 @@ describe("the flake, built offline against test/hostpkgs", () => {
     expect(packages.sort()).toEqual([
       "default",
       "jailed",
-      "jailed-claude-code",
+      "jailed-claude",
       "jailed-codex",
-      "jailed-gemini-cli",
+      "jailed-gemini",
     ]);
     expect(evalFlakeJson(`apps.${system}.jailed-codex`)).toEqual({
       type: "app",
@@ -88,8 +88,8 @@ describe("the flake, built offline against test/hostpkgs", () => {
 
   it("allows the unfree agent it wraps (Claude Code) by predicate", () => {
     // hostpkgs refuses claude-code without the predicate (test/nix/hostpkgs.test.ts shows it).
-    const drv = evalFlakeJson(`packages.${system}.jailed-claude-code.drvPath`);
-    expect(drv).toMatch(/jailed-claude-code\.drv$/);
+    const drv = evalFlakeJson(`packages.${system}.jailed-claude.drvPath`);
+    expect(drv).toMatch(/jailed-claude\.drv$/);
   });
 
   it("adds makeJailedAgent and the jailed agents to a package set through overlays.default", () => {
@@ -102,11 +102,11 @@ describe("the flake, built offline against test/hostpkgs", () => {
           "--strict",
           "--json",
           "-E",
-          `let pkgs = import ${flake}/test/hostpkgs { overlays = [ (import ${flake}/nix/overlays.nix) ]; config.allowUnfree = true; }; in [ (builtins.isFunction pkgs.makeJailedAgent) pkgs.jailed-codex.name pkgs.jailed-claude-code.meta.mainProgram ]`,
+          `let pkgs = import ${flake}/test/hostpkgs { overlays = [ (import ${flake}/nix/overlays.nix) ]; config.allowUnfree = true; }; in [ (builtins.isFunction pkgs.makeJailedAgent) pkgs.jailed-codex.name pkgs.jailed-claude.meta.mainProgram ]`,
         ],
         { encoding: "utf8" },
       ),
     );
-    expect(names).toEqual([true, "jailed-codex", "jailed-claude-code"]);
+    expect(names).toEqual([true, "jailed-codex", "jailed-claude"]);
   });
 });

@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { agents } from "../../agents/index.js";
 import { githubCredential } from "../../agents/lib/github.js";
+import { packageName } from "../../src/generator/agent-nix.js";
 import type { AgentCredential, AgentSpec } from "../../src/spec/agent.js";
 
 const AGENTS_DIR = new URL("../../agents/", import.meta.url);
@@ -54,6 +55,14 @@ describe("agent specs", () => {
     const ids = agents.map((a) => a.id);
     for (const id of ids) expect(id).toMatch(ID);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("names each wrapper after its agent's command, each name once", () => {
+    const names = agents.map(packageName);
+    for (const agent of agents) expect(agent.command).toMatch(ID);
+    expect(names).toContain("jailed-claude");
+    expect(names).toContain("jailed-gemini");
+    expect(new Set(names).size).toBe(names.length);
   });
 
   it.each(eachAgent)("%s names hosts as lowercase hostnames, each once", (_, agent) => {
