@@ -9,6 +9,8 @@ const V4_RANGES: readonly Range[] = [
   [v4("127.0.0.0"), 8, "loopback"],
   [v4("169.254.0.0"), 16, "link-local"],
   [v4("172.16.0.0"), 12, "private"],
+  // Not global (RFC 6890); Oracle Cloud Classic's metadata service is 192.0.0.192.
+  [v4("192.0.0.0"), 24, "special-purpose"],
   [v4("192.168.0.0"), 16, "private"],
   [v4("224.0.0.0"), 4, "multicast"],
   [v4("240.0.0.0"), 4, "reserved"],
@@ -24,7 +26,12 @@ const V6_RANGES: readonly Range[] = [
   [v6("ff00::"), 8, "multicast"],
 ];
 
-const V4_MAPPED = v6("::ffff:0:0");
+/**
+ * IPv6 prefixes whose last 32 bits are an IPv4 address that the packets reach: IPv4-mapped, and
+ * NAT64's well-known prefix (RFC 6052), through which an IPv6-only network's gateway reaches any
+ * IPv4 address, its private ones included.
+ */
+const V4_CARRIERS = [v6("::ffff:0:0"), v6("64:ff9b::")];
 
 /**
  * 4 or 6 for an IP address in the form normalizeHost or a resolver gives, 0 for a host name.
@@ -37,14 +44,16 @@ export function ipFamily(host: string): 0 | 4 | 6 {
 
 /**
  * The name of the non-public range an IP address falls in (`loopback`, `private`, `metadata`, …),
- * or null for a public address. IPv4-mapped IPv6 addresses are judged by the IPv4 address inside.
+ * or null for a public address. An IPv6 address that carries an IPv4 one (V4_CARRIERS) is judged by
+ * the IPv4 address inside.
  */
 export function nonPublicRange(address: string): string | null {
   const family = ipFamily(address);
   if (family === 4) return rangeOf(v4(address), 32, V4_RANGES);
   if (family === 0) throw new Error(`not an IP address: ${address}`);
   const value = v6(address);
-  if (value >> 32n === V4_MAPPED >> 32n) return rangeOf(value & 0xffffffffn, 32, V4_RANGES);
+  if (V4_CARRIERS.some((prefix) => value >> 32n === prefix >> 32n))
+    return rangeOf(value & 0xffffffffn, 32, V4_RANGES);
   return rangeOf(value, 128, V6_RANGES);
 }
 

@@ -28,6 +28,10 @@ describe("nonPublicRange", () => {
     ["::ffff:7f00:1", "loopback"],
     ["::ffff:169.254.169.254", "metadata"],
     ["::ffff:10.0.0.1", "private"],
+    ["192.0.0.192", "special-purpose"],
+    ["64:ff9b::a9fe:a9fe", "metadata"],
+    ["64:ff9b::10.0.0.1", "private"],
+    ["64:ff9b::7f00:1", "loopback"],
   ])("%s is %s", (address, range) => expect(nonPublicRange(address)).toBe(range));
 
   test.each([
@@ -38,6 +42,8 @@ describe("nonPublicRange", () => {
     "8.8.8.8",
     "2606:4700::1111",
     "::ffff:1.1.1.1",
+    "64:ff9b::1.1.1.1",
+    "192.0.1.1",
   ])("%s is public", (address) => expect(nonPublicRange(address)).toBeNull());
 });
 
