@@ -440,12 +440,17 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       exchange.traffic.bytesDown = socket.bytesWritten;
       record(exchange, 200);
     });
+    // The CONNECT socket is half-open capable (node:http's): a client gone before its first byte
+    // would leave it open for good.
+    const gone = () => socket.destroy();
+    socket.once("end", gone);
     const serve = () => {
       const first = socket.read(1) as Buffer | null;
       if (first === null) {
         socket.once("readable", serve);
         return;
       }
+      socket.off("end", gone);
       socket.unshift(first);
       if (first[0] !== 0x16) {
         tunnels.set(socket, { ...authority, scheme: "http" });

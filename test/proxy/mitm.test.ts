@@ -4,7 +4,7 @@ import type http from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
 import type tls from "node:tls";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import {
   connectRaw,
   reply,
@@ -148,6 +148,14 @@ describe("HTTPS through the decrypting proxy", () => {
       reply(https.request({ host: "api.test", port: 443, path: "/", agent })),
     ).rejects.toThrow(/self.signed|unable to (get|verify)/i);
     agent.destroy();
+  });
+
+  test("a tunnel whose client leaves before its first byte is closed, not left half open", async () => {
+    const tunnel = await connectRaw(proxy.socketPath, "api.test:443");
+    if ("refusal" in tunnel) throw new Error(tunnel.refusal);
+    tunnel.socket.end();
+    // The client's socket closes once the proxy closes its side too.
+    await vi.waitFor(() => expect(tunnel.socket.closed).toBe(true));
   });
 
   test("the upstream certificate is verified: an upstream the proxy does not trust gets 502", async () => {
