@@ -432,9 +432,13 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
    * that). A TLS connection starts with a handshake record, byte 0x16.
    */
   const inspect = (socket: net.Socket, head: Buffer, authority: Authority, exchange: Exchange) => {
+    // Dialled before the 200 goes out, so the client's TLS set-up overlaps the upstream's too.
+    // CONNECT to port 80 carries plain HTTP, which the plain agent serves.
+    const releaseAhead = authority.port === 80 ? () => {} : dialAhead(authority);
     socket.write(ESTABLISHED);
     if (head.length > 0) socket.unshift(head);
     socket.on("close", () => {
+      releaseAhead();
       // The tunnel's line counts its raw bytes; each request inside has its own line.
       exchange.traffic.bytesUp = socket.bytesRead;
       exchange.traffic.bytesDown = socket.bytesWritten;
@@ -453,6 +457,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       socket.off("end", gone);
       socket.unshift(first);
       if (first[0] !== 0x16) {
+        releaseAhead();
         tunnels.set(socket, { ...authority, scheme: "http" });
         inner.emit("connection", socket);
         return;
@@ -471,6 +476,18 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       inner.emit("connection", decrypted);
     };
     serve();
+  };
+
+  /**
+   * Opens a tunnel's HTTPS upstream connection while its client and the proxy shake hands; returns
+   * what closes it if no request has taken it. A route that fails is the request's to report.
+   */
+  const dialAhead = (authority: Authority): (() => void) => {
+    try {
+      return pool.dialAhead(deps.route(authority.host, authority.port));
+    } catch {
+      return () => {};
+    }
   };
 
   /** Dials the upstream, answers CONNECT, and splices the bytes through without reading them. */

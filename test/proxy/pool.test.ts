@@ -1,6 +1,10 @@
+import { once } from "node:events";
 import https from "node:https";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import {
+  connectRaw,
   reply,
   startHttpsUpstream,
   startTestProxy,
@@ -12,15 +16,25 @@ import {
 let upstream: Upstream;
 let proxy: TestProxy;
 const hosts = Array.from({ length: 40 }, (_, i) => `h${i}.pool.test`);
+const aheadHosts = ["ahead.pool.test", "idle.pool.test", "plain.pool.test"];
 
 beforeAll(async () => {
   upstream = await startHttpsUpstream((_req, res) => res.end("ok"));
-  proxy = await startTestProxy([{ action: "allow", host: "*.pool.test" }], {
-    upstreams: Object.fromEntries(
-      hosts.map((host) => [host, { address: "127.0.0.1", port: upstream.port }]),
-    ),
-    extraUpstreamCaPems: [upstream.caPem],
-  });
+  proxy = await startTestProxy(
+    [
+      { action: "deny", host: "*.pool.test", path: "/denied" },
+      { action: "allow", host: "*.pool.test" },
+    ],
+    {
+      upstreams: Object.fromEntries(
+        [...hosts, ...aheadHosts].map((host) => [
+          host,
+          { address: "127.0.0.1", port: upstream.port },
+        ]),
+      ),
+      extraUpstreamCaPems: [upstream.caPem],
+    },
+  );
 });
 
 afterAll(async () => {
@@ -48,4 +62,63 @@ test("idle upstream connections are capped across hosts, the longest idle closed
   await reply(https.request({ host: hosts.at(-1) as string, port: 443, path: "/", agent: again }));
   expect(upstream.connections()).toBe(40);
   again.destroy();
+});
+
+async function tunnelTo(host: string): Promise<Duplex> {
+  const tunnel = await connectRaw(proxy.socketPath, `${host}:443`);
+  if ("refusal" in tunnel) throw new Error(tunnel.refusal);
+  return tunnel.socket;
+}
+
+async function readAll(stream: Duplex): Promise<string> {
+  let text = "";
+  stream.setEncoding("latin1");
+  for await (const chunk of stream) text += chunk as string;
+  return text;
+}
+
+test("a decrypted tunnel's upstream connection is dialled on CONNECT, and its first request takes it", async () => {
+  const before = upstream.connections();
+  const tunnel = await tunnelTo("ahead.pool.test");
+  // The client has sent nothing after CONNECT, yet the upstream already has the connection.
+  await vi.waitFor(() => expect(upstream.connections()).toBe(before + 1));
+  const secure = tls.connect({
+    socket: tunnel as never,
+    servername: "ahead.pool.test",
+    ca: proxy.proxy.caCertPem,
+  });
+  await once(secure, "secureConnect");
+  secure.write("GET / HTTP/1.1\r\nHost: ahead.pool.test\r\nConnection: close\r\n\r\n");
+  const answer = await readAll(secure);
+  expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  expect(answer.endsWith("ok")).toBe(true);
+  expect(upstream.connections()).toBe(before + 1);
+});
+
+/** Open upstream connections by the server name the proxy sent. */
+const openTo = new Map<string, number>();
+
+function countOpenByName(): void {
+  upstream.server.on("secureConnection", (socket: tls.TLSSocket) => {
+    const name = socket.servername || "";
+    openTo.set(name, (openTo.get(name) ?? 0) + 1);
+    socket.once("close", () => openTo.set(name, (openTo.get(name) ?? 0) - 1));
+  });
+}
+
+test("the connection dialled for a tunnel closes with the tunnel when no request took it", async () => {
+  countOpenByName();
+  const tunnel = await tunnelTo("idle.pool.test");
+  await vi.waitFor(() => expect(openTo.get("idle.pool.test")).toBe(1));
+  tunnel.destroy();
+  await vi.waitFor(() => expect(openTo.get("idle.pool.test")).toBe(0));
+});
+
+test("a tunnel that carries plain HTTP closes the TLS connection dialled for it at once", async () => {
+  const tunnel = await tunnelTo("plain.pool.test");
+  await vi.waitFor(() => expect(openTo.get("plain.pool.test")).toBe(1));
+  // Denied by path, so the plain request itself opens nothing upstream.
+  tunnel.write("GET /denied HTTP/1.1\r\nHost: plain.pool.test\r\n\r\n");
+  await vi.waitFor(() => expect(openTo.get("plain.pool.test")).toBe(0));
+  tunnel.destroy();
 });
