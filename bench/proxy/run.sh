@@ -25,6 +25,7 @@ cpu_times() { awk '/^cpu /{ print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /
 read -r total_before steal_before < <(cpu_times)
 
 run throughput.mjs
+run relay-floor.mjs
 run latency.mjs
 run sse.mjs
 run first-host.mjs
