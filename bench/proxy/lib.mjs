@@ -46,10 +46,15 @@ export async function spawnRole(role, config = {}) {
   });
   // A benchmark that fails must not leave a busy process behind to skew the next one.
   process.on("exit", () => child.kill());
+  // A child that dies (a bad flag in PROXY_NODE_OPTIONS, say) must stop the benchmark, not hang it.
+  const exited = once(child, "exit").then(([code, signal]) => {
+    throw new Error(`bench ${role} exited (${signal ?? code}) before it was ready`);
+  });
   // The child says when it listens: a message sent before that would be lost.
-  await once(child, "message");
+  await Promise.race([once(child, "message"), exited]);
   child.send({ type: "start", config });
-  const [message] = await once(child, "message");
+  const [message] = await Promise.race([once(child, "message"), exited]);
+  exited.catch(() => {});
   const ask = async (type) => {
     child.send({ type });
     const [answer] = await once(child, "message");
