@@ -1,14 +1,18 @@
-// Child processes of the benchmarks: `upstream` (an HTTPS server with its own CA) or `proxy`.
+// Child processes of the benchmarks: `upstream` (an HTTPS server with its own CA), `proxy`, or
+// `relay` (relay-floor.mjs).
 import { createHook } from "node:async_hooks";
 import { mkdtempSync, rmSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import tls from "node:tls";
 import { BUNDLE, TOKEN } from "./lib.mjs";
 
 const role = process.argv[2];
 const BLOCK = Buffer.alloc(64 * 1024, "x");
+/** As the proxy's STREAM_BUFFER_BYTES. */
+const RELAY_BUFFER_BYTES = 1024 * 1024;
 let shutdown = async () => {};
 
 async function upstream() {
@@ -40,7 +44,15 @@ async function upstream() {
     },
   );
   server.keepAliveTimeout = 60_000;
-  // The upstream's CPU time, so a benchmark can tell how much of the machine each process took.
+  reportCpu();
+  server.listen(0, "127.0.0.1", () =>
+    process.send({ port: server.address().port, caPem: ca.certPem }),
+  );
+}
+
+/** Answers `stats` with the process's CPU time since the last `reset`, so a benchmark can tell how
+ * much of the machine each process took. */
+function reportCpu() {
   let cpu = process.cpuUsage();
   process.on("message", (message) => {
     if (message.type === "stats") {
@@ -52,9 +64,37 @@ async function upstream() {
       process.send({});
     }
   });
-  server.listen(0, "127.0.0.1", () =>
-    process.send({ port: server.address().port, caPem: ca.certPem }),
+}
+
+/**
+ * A bare TLS relay (relay-floor.mjs): TLS in, TLS out to the upstream, bytes piped both ways, with
+ * the proxy's 1 MB buffers and nothing else: no HTTP, no policy. On loopback TCP, or on `socketPath`.
+ */
+async function relay({ upstreamPort, upstreamCaPem, socketPath }) {
+  const { createCertificateAuthority } = await import(BUNDLE);
+  const ca = createCertificateAuthority();
+  const context = ca.contextFor("relay.test");
+  const server = tls.createServer(
+    { SNICallback: (_name, done) => done(null, context), highWaterMark: RELAY_BUFFER_BYTES },
+    (client) => {
+      const upstream = tls.connect({
+        host: "127.0.0.1",
+        port: upstreamPort,
+        servername: "relay.test",
+        ca: upstreamCaPem,
+        highWaterMark: RELAY_BUFFER_BYTES,
+      });
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    },
   );
+  reportCpu();
+  const listening = () =>
+    process.send({ port: socketPath ? null : server.address().port, caPem: ca.certPem });
+  if (socketPath) server.listen(socketPath, listening);
+  else server.listen(0, "127.0.0.1", listening);
 }
 
 /**
@@ -162,5 +202,6 @@ async function proxy(config) {
 process.on("message", (message) => {
   if (message.type === "exit") shutdown().then(() => process.exit(0));
 });
-process.once("message", (message) => (role === "upstream" ? upstream() : proxy(message.config)));
+const roles = { upstream, proxy, relay };
+process.once("message", (message) => roles[role](message.config));
 process.send({ type: "ready" });
