@@ -69,10 +69,11 @@ export async function spawnRole(role, config = {}) {
 
 /**
  * An https.Agent whose connections are CONNECT tunnels through the proxy: `via` is its unix
- * socket's path, or `{ host, port }` of a bridge to it (`startBridge`).
+ * socket's path, or `{ host, port }` of a bridge to it (`startBridge`). `credential` is the
+ * proxy's user and password: the run's token for jailed's proxy.
  */
-export function tunnelAgent(via, options) {
-  const auth = `Basic ${Buffer.from(`jailed:${TOKEN}`).toString("base64")}`;
+export function tunnelAgent(via, options, credential = `jailed:${TOKEN}`) {
+  const auth = `Basic ${Buffer.from(credential).toString("base64")}`;
   const agent = new https.Agent(options);
   agent.createConnection = (connectOptions, done) => {
     const socket = net.connect(via);
@@ -159,7 +160,7 @@ export async function directAndInspect() {
     await proxy.stop();
     await upstream.stop();
   };
-  return { proxy, modes, stop };
+  return { upstream, proxy, modes, stop };
 }
 
 /** Resolves with the response body length after reading it all. */

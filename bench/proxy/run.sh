@@ -7,6 +7,10 @@ cd "$(dirname "$0")/../.."
 
 times=${1:-1}
 
+# Anthropic's sandbox-runtime: throughput.mjs and latency.mjs measure its proxy beside ours (srt.mjs).
+source bench/srt.sh
+export SRT
+
 # run [VAR=value…] script [args…]: the variables go to that benchmark's environment only.
 run() {
   local vars=()

@@ -6,7 +6,15 @@
 # Usage (from the repository's root): bash bench/start/agent.sh
 set -euo pipefail
 source bench/start/common.sh
-source bench/start/srt.sh
+source bench/srt.sh
+# The closest srt has to a network = "none" jail: no network, writes to the working directory only.
+SRT_SETTINGS=$OUT/srt-settings.json
+cat >"$SRT_SETTINGS" <<'JSON'
+{
+  "network": { "allowedDomains": [], "deniedDomains": [] },
+  "filesystem": { "denyRead": [], "allowWrite": ["."], "denyWrite": [] }
+}
+JSON
 
 codex=$(build codex)/bin/codex
 jailed=$(build jailedCodex)/bin/jailed-codex

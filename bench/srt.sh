@@ -1,9 +1,9 @@
 # Sourced: installs Anthropic's sandbox-runtime (srt), pinned, into the bench cache once; never
-# into the repository. Sets SRT to its CLI and SRT_SETTINGS to a settings file with no network
-# and writes to the working directory only, the closest srt has to a network = "none" jail.
+# into the repository. Sets SRT_VERSION and SRT, its CLI. The start benchmarks and the proxy
+# benchmarks run it beside jailed in the same run.
 # shellcheck shell=bash
 SRT_VERSION=0.0.83
-SRT_PREFIX=$CACHE/sandbox-runtime-$SRT_VERSION
+SRT_PREFIX=${CACHE:-/var/cache/jailed/bench}/sandbox-runtime-$SRT_VERSION
 SRT=$SRT_PREFIX/node_modules/.bin/srt
 if [[ ! -x $SRT ]]; then
   echo "bench: installing @anthropic-ai/sandbox-runtime@$SRT_VERSION into $SRT_PREFIX" >&2
@@ -18,10 +18,3 @@ if ! command -v rg >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null
 fi
-SRT_SETTINGS=$OUT/srt-settings.json
-cat >"$SRT_SETTINGS" <<'JSON'
-{
-  "network": { "allowedDomains": [], "deniedDomains": [] },
-  "filesystem": { "denyRead": [], "allowWrite": ["."], "denyWrite": [] }
-}
-JSON
