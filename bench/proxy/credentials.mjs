@@ -15,6 +15,7 @@ import {
   fetchLength,
   fmt,
   loopReport,
+  record,
   spawnRole,
   summary,
   tunnelAgent,
@@ -139,4 +140,8 @@ if (process.argv[2] === "upstream") {
     );
   }
   for (const [name, s] of Object.entries(stats)) console.log(`  ${name}: ${loopReport(s)}`);
+  const injected = Object.keys(rates).find((name) => name !== "no credential");
+  record("credentials", {
+    changePercent: (100 * (summary(rates[injected]).median - plain.median)) / plain.median,
+  });
 }

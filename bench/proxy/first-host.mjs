@@ -11,6 +11,7 @@ import {
   fetchLength,
   fmt,
   loopReport,
+  record,
   spawnRole,
   summary,
   tunnelAgent,
@@ -128,3 +129,8 @@ console.log(
     `${fmt(fresh.median - known.median, 2)} ms with the upstream handshake (medians)`,
 );
 console.log(`proxy: ${loopReport(stats)}`);
+record("first-host", {
+  certificateMs: fresh.median - seen.median,
+  withUpstreamHandshakeMs: fresh.median - known.median,
+  leafMs: certs.median,
+});

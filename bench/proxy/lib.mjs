@@ -1,7 +1,7 @@
 // Shared by the proxy benchmarks: bundling, the proxy and upstream child processes, clients.
 import { fork, spawn } from "node:child_process";
 import { once } from "node:events";
-import { rmSync } from "node:fs";
+import { appendFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -196,6 +196,15 @@ export function summary(values) {
 }
 
 export const fmt = (x, digits = 3) => Number(x).toFixed(digits);
+
+/**
+ * Keeps a benchmark's figures for report.mjs: with BENCH_JSON set (run.sh sets it), appends them to
+ * that file as one JSON line.
+ */
+export function record(bench, figures) {
+  const file = process.env.BENCH_JSON;
+  if (file) appendFileSync(file, `${JSON.stringify({ bench, ...figures })}\n`);
+}
 
 /** The proxy's event loop: delay as monitorEventLoopDelay saw it, and with PROXY_TASKS=1 the
  * longest callback in CPU time. */

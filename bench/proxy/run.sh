@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs the proxy benchmarks one after another and prints what each prints (see README.md). The
-# machine's other work moves every figure: run them more than once and read medians and spreads.
+# Runs the proxy benchmarks one after another, prints what each prints (see README.md) and writes
+# their figures into bench/RESULTS.md (report.mjs). The machine's other work moves every figure:
+# run them more than once and read medians and spreads.
 # Usage: bash bench/proxy/run.sh [times each benchmark runs, default 1]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 times=${1:-1}
+
+# Each benchmark appends its figures here (lib.mjs's record); report.mjs writes them into RESULTS.md.
+export BENCH_JSON=${BENCH_OUT:-$PWD/.cache/bench}/proxy.jsonl
+mkdir -p "$(dirname "$BENCH_JSON")"
+: >"$BENCH_JSON"
 
 # Anthropic's sandbox-runtime: throughput.mjs and latency.mjs measure its proxy beside ours (srt.mjs).
 source bench/srt.sh
@@ -43,4 +49,9 @@ run credentials.mjs
 
 read -r total_after steal_after < <(cpu_times)
 awk -v total=$((total_after - total_before)) -v steal=$((steal_after - steal_before)) -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
-  'BEGIN { printf "machine: steal %.1f%% of the CPU time during the run; load average %s at the end\n", 100 * steal / total, load }'
+  -v times="$times" -v figures="$BENCH_JSON" \
+  'BEGIN {
+    printf "machine: steal %.1f%% of the CPU time during the run; load average %s at the end\n", 100 * steal / total, load
+    printf "{\"bench\":\"machine\",\"times\":%d,\"stealPercent\":%.2f,\"load\":\"%s\"}\n", times, 100 * steal / total, load >>figures
+  }'
+node bench/proxy/report.mjs "$BENCH_JSON"

@@ -3,7 +3,7 @@
 // upstream wrote it. Streams alternate between the two, one at a time.
 // Usage: node bench/proxy/sse.mjs [streams per mode, default 200] [events per stream, default 20]
 import https from "node:https";
-import { directAndInspect, fmt, loopReport, summary } from "./lib.mjs";
+import { directAndInspect, fmt, loopReport, record, summary } from "./lib.mjs";
 
 const streams = Number(process.argv[2] ?? 200);
 const events = Number(process.argv[3] ?? 20);
@@ -78,3 +78,13 @@ for (const [name, s] of Object.entries(summaries)) {
   );
 }
 console.log(`proxy: ${loopReport(stats)}`);
+const added = (pick) =>
+  Object.fromEntries(
+    Object.entries(summaries)
+      .filter(([name]) => name !== "direct")
+      .map(([name, s]) => [name, pick(s).median - pick(direct).median]),
+  );
+record("sse", {
+  firstEventAddedMs: added((s) => s.first),
+  eventDelayAddedMs: added((s) => s.delay),
+});

@@ -12,6 +12,7 @@ import {
   fetchLength,
   fmt,
   loopReport,
+  record,
   spawnRole,
   startBridge,
   summary,
@@ -123,3 +124,8 @@ for (const kind of ["inspect", "passthrough"]) {
     console.log(`  ${kind}: jailed ${fmt(ours.median / srt.median, 2)}x srt's MiB/s`);
 }
 console.log(`proxy: ${loopReport(stats)}, rss ${fmt(stats.memory.rss, 0)} MiB`);
+record("throughput", {
+  mib,
+  runs,
+  medians: Object.fromEntries(names.map((name) => [name, results[name].median])),
+});
