@@ -432,9 +432,15 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
    * that). A TLS connection starts with a handshake record, byte 0x16.
    */
   const inspect = (socket: net.Socket, head: Buffer, authority: Authority, exchange: Exchange) => {
-    // Dialled before the 200 goes out, so the client's TLS set-up overlaps the upstream's too.
-    // CONNECT to port 80 carries plain HTTP, which the plain agent serves.
-    const releaseAhead = authority.port === 80 ? () => {} : dialAhead(authority);
+    // Dialled while the client sets up its TLS with the proxy, so the two set-ups overlap, but in a
+    // turn of the event loop of its own: a run's first dial loads and compiles node's TLS client
+    // (~3 ms), and this turn already answers the CONNECT. CONNECT to port 80 carries plain HTTP,
+    // which the plain agent serves.
+    let releaseAhead = () => {};
+    if (authority.port !== 80)
+      setImmediate(() => {
+        if (!socket.destroyed) releaseAhead = dialAhead(authority);
+      });
     socket.write(ESTABLISHED);
     if (head.length > 0) socket.unshift(head);
     socket.on("close", () => {
