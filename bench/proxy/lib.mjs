@@ -47,8 +47,14 @@ export async function spawnRole(role, config = {}) {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: flags,
   });
-  if (role === "proxy" && process.env.PROXY_REALTIME === "1")
-    execFileSync("chrt", ["--all-tasks", "--fifo", "--pid", "10", String(child.pid)]);
+  if (role === "proxy" && process.env.PROXY_REALTIME === "1") {
+    try {
+      execFileSync("chrt", ["--all-tasks", "--fifo", "--pid", "10", String(child.pid)]);
+    } catch (error) {
+      child.kill();
+      throw new Error(`PROXY_REALTIME=1: chrt --fifo failed (it needs root): ${error.message}`);
+    }
+  }
   // A benchmark that fails must not leave a busy process behind to skew the next one.
   process.on("exit", () => child.kill());
   // A child that dies (a bad flag in PROXY_NODE_OPTIONS, say) must stop the benchmark, not hang it.
