@@ -190,6 +190,42 @@ export function fetchLength(options) {
   });
 }
 
+/**
+ * One stream of the upstream's `/sse` (`events` events, `gapMs` apart) over `agent`: ms from sending
+ * the request to the first event, and how late each event arrived after the upstream wrote it, ms.
+ */
+export function sseStream({ agent, options }, events, gapMs) {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    let firstMs;
+    const delays = [];
+    let text = "";
+    const req = https.request(
+      { ...options, agent, path: `/sse?events=${events}&gap=${gapMs}` },
+      (res) => {
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          const now = performance.timeOrigin + performance.now();
+          firstMs ??= performance.now() - start;
+          text += chunk;
+          for (let end = text.indexOf("\n\n"); end !== -1; end = text.indexOf("\n\n")) {
+            delays.push(now - Number(text.slice("data: ".length, end)));
+            text = text.slice(end + 2);
+          }
+        });
+        res.on("end", () =>
+          delays.length === events
+            ? resolve({ firstMs, delays })
+            : reject(new Error(`got ${delays.length} of ${events} events`)),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 export function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }

@@ -157,6 +157,7 @@ function srtRows() {
   const overRuns = (list) => (list.length ? median(list) : Number.NaN);
   const download = (mode) => overRuns(values("throughput", (f) => f.medians[mode]));
   const added = (mode) => overRuns(values("latency", (f) => f.addedMs[mode]));
+  const sse = (figure, mode) => overRuns(values("sse", (f) => f[figure][mode]));
   const rows = [
     [
       "HTTPS download, decrypted, MiB/s",
@@ -171,6 +172,24 @@ function srtRows() {
       (v) => fmt(v, 0),
     ],
     ["keep-alive request, decrypted, ms added", added("inspect"), added("srt-inspect"), fmt],
+    [
+      "SSE, first event, decrypted, ms added",
+      sse("firstEventAddedMs", "inspect"),
+      sse("firstEventAddedMs", "srt-inspect"),
+      (v) => fmt(v, 2),
+    ],
+    [
+      "SSE, each later event's delay, decrypted, ms added (median)",
+      sse("eventDelayAddedMs", "inspect"),
+      sse("eventDelayAddedMs", "srt-inspect"),
+      (v) => fmt(v, 2),
+    ],
+    [
+      "SSE, each later event's delay, decrypted, ms added (p90)",
+      sse("eventDelayAddedP90Ms", "inspect"),
+      sse("eventDelayAddedP90Ms", "srt-inspect"),
+      (v) => fmt(v, 2),
+    ],
   ];
   return rows
     .filter(([, ours, theirs]) => Number.isFinite(ours) && Number.isFinite(theirs))

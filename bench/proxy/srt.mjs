@@ -32,8 +32,10 @@ export function srtModes(upstream) {
     writeFileSync(file, JSON.stringify(settings));
     return file;
   };
-  const mode = (settings, clientCa) => (workload, amount) =>
-    runClient(srt, settings, [upstream.port, clientCa, workload, amount], caFile);
+  const mode =
+    (settings, clientCa) =>
+    (workload, ...amounts) =>
+      runClient(srt, settings, [upstream.port, clientCa, workload, ...amounts], caFile);
   return {
     // srt's proxy verifies the upstream against Node's store, NODE_EXTRA_CA_CERTS included; its
     // client, against srt's trust bundle (srt's CA and the extra CA).

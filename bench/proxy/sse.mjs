@@ -1,53 +1,23 @@
 // Server-sent events through the decrypting proxy against direct, as an LLM API streams tokens:
 // time to the first event over a keep-alive connection, and how late each event arrives after the
-// upstream wrote it. Streams alternate between the two, one at a time.
+// upstream wrote it. Streams alternate between the two, one at a time. Then, in the same run, the
+// same streams from a client in Anthropic's sandbox-runtime through its decrypting proxy (srt.mjs).
 // Usage: node bench/proxy/sse.mjs [streams per mode, default 200] [events per stream, default 20]
-import https from "node:https";
-import { directAndInspect, fmt, loopReport, record, summary } from "./lib.mjs";
+import { directAndInspect, fmt, loopReport, record, sseStream, summary } from "./lib.mjs";
+import { srtModes } from "./srt.mjs";
 
 const streams = Number(process.argv[2] ?? 200);
 const events = Number(process.argv[3] ?? 20);
 const GAP_MS = 5;
 
-const { proxy, modes, stop } = await directAndInspect();
+const { upstream, proxy, modes, stop } = await directAndInspect();
 
-/** One stream: ms from sending the request to the first event, and each event's delay in ms. */
-function stream({ agent, options }) {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    let firstMs;
-    const delays = [];
-    let text = "";
-    const req = https.request(
-      { ...options, agent, path: `/sse?events=${events}&gap=${GAP_MS}` },
-      (res) => {
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => {
-          const now = performance.timeOrigin + performance.now();
-          firstMs ??= performance.now() - start;
-          text += chunk;
-          for (let end = text.indexOf("\n\n"); end !== -1; end = text.indexOf("\n\n")) {
-            delays.push(now - Number(text.slice("data: ".length, end)));
-            text = text.slice(end + 2);
-          }
-        });
-        res.on("end", () =>
-          delays.length === events
-            ? resolve({ firstMs, delays })
-            : reject(new Error(`got ${delays.length} of ${events} events`)),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
-
+const stream = (mode) => sseStream(mode, events, GAP_MS);
 for (let i = 0; i < 20; i++) for (const mode of Object.values(modes)) await stream(mode);
 await proxy.ask("reset");
 const first = Object.fromEntries(Object.keys(modes).map((name) => [name, []]));
 const delay = Object.fromEntries(Object.keys(modes).map((name) => [name, []]));
+const names = Object.keys(modes);
 for (let i = 0; i < streams; i++) {
   for (const [name, mode] of Object.entries(modes)) {
     const result = await stream(mode);
@@ -56,6 +26,13 @@ for (let i = 0; i < streams; i++) {
   }
 }
 const stats = await proxy.ask("stats");
+const srtInspect = srtModes(upstream)["srt-inspect"];
+if (srtInspect) {
+  const srt = await srtInspect("sse", streams, events, GAP_MS);
+  first["srt-inspect"] = srt.first;
+  delay["srt-inspect"] = srt.delays;
+  names.push("srt-inspect");
+}
 await stop();
 
 const row = (s) => [s.median, s.p10, s.p90, s.p99, s.max].map((x) => fmt(x)).join(" ");
@@ -63,7 +40,7 @@ console.log(
   `SSE over keep-alive HTTPS, ${streams} streams of ${events} events (${GAP_MS} ms apart) each, ms: median p10 p90 p99 max`,
 );
 const summaries = {};
-for (const name of Object.keys(modes)) {
+for (const name of names) {
   summaries[name] = { first: summary(first[name]), delay: summary(delay[name]) };
   console.log(`  ${name.padEnd(14)} first event  ${row(summaries[name].first)}`);
   console.log(`  ${"".padEnd(14)} event delay  ${row(summaries[name].delay)}`);
@@ -78,13 +55,14 @@ for (const [name, s] of Object.entries(summaries)) {
   );
 }
 console.log(`proxy: ${loopReport(stats)}`);
-const added = (pick) =>
+const added = (pick, at = "median") =>
   Object.fromEntries(
     Object.entries(summaries)
       .filter(([name]) => name !== "direct")
-      .map(([name, s]) => [name, pick(s).median - pick(direct).median]),
+      .map(([name, s]) => [name, pick(s)[at] - pick(direct)[at]]),
   );
 record("sse", {
   firstEventAddedMs: added((s) => s.first),
   eventDelayAddedMs: added((s) => s.delay),
+  eventDelayAddedP90Ms: added((s) => s.delay, "p90"),
 });
