@@ -435,16 +435,23 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     // Dialled while the client sets up its TLS with the proxy, so the two set-ups overlap, but in a
     // turn of the event loop of its own: a run's first dial loads and compiles node's TLS client
     // (~3 ms), and this turn already answers the CONNECT. CONNECT to port 80 carries plain HTTP,
-    // which the plain agent serves.
+    // which the plain agent serves, and so does a tunnel whose first byte says so: if that byte came
+    // with the CONNECT, it is read before the dial's turn, which then never comes.
     let releaseAhead = () => {};
-    if (authority.port !== 80)
-      setImmediate(() => {
-        if (!socket.destroyed) releaseAhead = dialAhead(authority);
-      });
+    const ahead =
+      authority.port === 80
+        ? undefined
+        : setImmediate(() => {
+            if (!socket.destroyed) releaseAhead = dialAhead(authority);
+          });
+    const stopAhead = () => {
+      clearImmediate(ahead);
+      releaseAhead();
+    };
     socket.write(ESTABLISHED);
     if (head.length > 0) socket.unshift(head);
     socket.on("close", () => {
-      releaseAhead();
+      stopAhead();
       // The tunnel's line counts its raw bytes; each request inside has its own line.
       exchange.traffic.bytesUp = socket.bytesRead;
       exchange.traffic.bytesDown = socket.bytesWritten;
@@ -463,7 +470,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       socket.off("end", gone);
       socket.unshift(first);
       if (first[0] !== 0x16) {
-        releaseAhead();
+        stopAhead();
         tunnels.set(socket, { ...authority, scheme: "http" });
         inner.emit("connection", socket);
         return;

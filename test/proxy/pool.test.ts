@@ -1,9 +1,11 @@
 import { once } from "node:events";
 import https from "node:https";
+import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import {
+  AUTH,
   connectRaw,
   reply,
   startHttpsUpstream,
@@ -11,12 +13,13 @@ import {
   type TestProxy,
   tunnelAgent,
   type Upstream,
+  waitForText,
 } from "./helpers.js";
 
 let upstream: Upstream;
 let proxy: TestProxy;
 const hosts = Array.from({ length: 40 }, (_, i) => `h${i}.pool.test`);
-const aheadHosts = ["ahead.pool.test", "idle.pool.test", "plain.pool.test"];
+const aheadHosts = ["ahead.pool.test", "idle.pool.test", "plain.pool.test", "pipelined.pool.test"];
 
 beforeAll(async () => {
   upstream = await startHttpsUpstream((_req, res) => res.end("ok"));
@@ -121,4 +124,23 @@ test("a tunnel that carries plain HTTP closes the TLS connection dialled for it 
   tunnel.write("GET /denied HTTP/1.1\r\nHost: plain.pool.test\r\n\r\n");
   await vi.waitFor(() => expect(openTo.get("plain.pool.test")).toBe(0));
   tunnel.destroy();
+});
+
+test("a tunnel whose plain HTTP request came with its CONNECT dials nothing ahead", async () => {
+  const before = upstream.connections();
+  const client = net.connect(proxy.socketPath);
+  await once(client, "connect");
+  // One write: the proxy has the request's first byte before the turn that would dial ahead. The
+  // tunnel stays open after the answer, as a keep-alive client's does.
+  const authority = "pipelined.pool.test:443";
+  client.write(
+    `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${AUTH}\r\n\r\n` +
+      "GET /denied HTTP/1.1\r\nHost: pipelined.pool.test\r\n\r\n",
+  );
+  const answer = await waitForText(client, (text) => /HTTP\/1\.1 403 /.test(text));
+  expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  // Time for a dial the proxy should not have made to reach the upstream.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(upstream.connections()).toBe(before);
+  client.destroy();
 });
