@@ -230,11 +230,18 @@ export function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** The median of sorted values; of an even number, the mean of the middle two. */
+function middle(sorted) {
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
+}
+
 export function summary(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return {
     n: sorted.length,
-    median: quantile(sorted, 0.5),
+    median: middle(sorted),
+    min: sorted[0],
     p10: quantile(sorted, 0.1),
     p90: quantile(sorted, 0.9),
     p99: quantile(sorted, 0.99),
