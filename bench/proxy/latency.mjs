@@ -3,7 +3,15 @@
 // Requests alternate between the modes, one at a time. Then, in the same run, the same requests
 // from a client in Anthropic's sandbox-runtime through its decrypting proxy (srt.mjs).
 // Usage: node bench/proxy/latency.mjs [requests per mode, default 3000]
-import { directAndInspect, fetchLength, fmt, loopReport, record, summary } from "./lib.mjs";
+import {
+  addedToDirect,
+  directAndInspect,
+  fetchLength,
+  fmt,
+  loopReport,
+  record,
+  summary,
+} from "./lib.mjs";
 import { srtModes } from "./srt.mjs";
 
 const count = Number(process.argv[2] ?? 3000);
@@ -47,11 +55,4 @@ if (srt) {
   console.log(`  added, jailed ÷ srt (through each one's bridge): ${fmt(ratio, 2)}`);
 }
 console.log(`proxy: CPU ${fmt(stats.cpuMs / (2 * count))} ms per request; ${loopReport(stats)}`);
-record("latency", {
-  count,
-  addedMs: Object.fromEntries(
-    Object.entries(summaries)
-      .filter(([name]) => name !== "direct")
-      .map(([name, s]) => [name, s.median - direct.median]),
-  ),
-});
+record("latency", { count, addedMs: addedToDirect(summaries) });

@@ -249,6 +249,16 @@ export function summary(values) {
   };
 }
 
+/** Each mode's figure less direct's, by mode, from summaries by mode name (direct's among them). */
+export function addedToDirect(summaries, figure = (s) => s.median) {
+  const direct = figure(summaries.direct);
+  return Object.fromEntries(
+    Object.entries(summaries)
+      .filter(([name]) => name !== "direct")
+      .map(([name, s]) => [name, figure(s) - direct]),
+  );
+}
+
 export const fmt = (x, digits = 3) => Number(x).toFixed(digits);
 
 /**

@@ -3,7 +3,15 @@
 // upstream wrote it. Streams alternate between the two, one at a time. Then, in the same run, the
 // same streams from a client in Anthropic's sandbox-runtime through its decrypting proxy (srt.mjs).
 // Usage: node bench/proxy/sse.mjs [streams per mode, default 200] [events per stream, default 20]
-import { directAndInspect, fmt, loopReport, record, sseStream, summary } from "./lib.mjs";
+import {
+  addedToDirect,
+  directAndInspect,
+  fmt,
+  loopReport,
+  record,
+  sseStream,
+  summary,
+} from "./lib.mjs";
 import { srtModes } from "./srt.mjs";
 
 const streams = Number(process.argv[2] ?? 200);
@@ -55,14 +63,8 @@ for (const [name, s] of Object.entries(summaries)) {
   );
 }
 console.log(`proxy: ${loopReport(stats)}`);
-const added = (pick, at = "median") =>
-  Object.fromEntries(
-    Object.entries(summaries)
-      .filter(([name]) => name !== "direct")
-      .map(([name, s]) => [name, pick(s)[at] - pick(direct)[at]]),
-  );
 record("sse", {
-  firstEventAddedMs: added((s) => s.first),
-  eventDelayAddedMs: added((s) => s.delay),
-  eventDelayAddedP90Ms: added((s) => s.delay, "p90"),
+  firstEventAddedMs: addedToDirect(summaries, (s) => s.first.median),
+  eventDelayAddedMs: addedToDirect(summaries, (s) => s.delay.median),
+  eventDelayAddedP90Ms: addedToDirect(summaries, (s) => s.delay.p90),
 });

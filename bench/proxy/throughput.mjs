@@ -115,7 +115,7 @@ for (const [name, s] of Object.entries(results)) {
       ? `CPU ms/MiB: upstream ${fmt(s.upstreamCpuMsPerMiB, 2)}`
       : `CPU ms/MiB: proxy ${fmt(s.proxyCpuMsPerMiB, 2)}, client ${fmt(s.clientCpuMsPerMiB, 2)}, upstream ${fmt(s.upstreamCpuMsPerMiB, 2)}`;
   console.log(
-    `  ${name.padEnd(18)} ${fmt(s.median, 0)} [${fmt(s.p10, 0)}..${fmt(s.max, 0)}]${ratio}  (${cpu})`,
+    `  ${name.padEnd(18)} ${fmt(s.median, 0)} [${fmt(s.min, 0)}..${fmt(s.max, 0)}]${ratio}  (${cpu})`,
   );
 }
 for (const kind of ["inspect", "passthrough"]) {
