@@ -25,7 +25,6 @@ for (let i = 0; i < 20; i++) for (const mode of Object.values(modes)) await stre
 await proxy.ask("reset");
 const first = Object.fromEntries(Object.keys(modes).map((name) => [name, []]));
 const delay = Object.fromEntries(Object.keys(modes).map((name) => [name, []]));
-const names = Object.keys(modes);
 for (let i = 0; i < streams; i++) {
   for (const [name, mode] of Object.entries(modes)) {
     const result = await stream(mode);
@@ -39,7 +38,6 @@ if (srtInspect) {
   const srt = await srtInspect("sse", streams, events, GAP_MS);
   first["srt-inspect"] = srt.first;
   delay["srt-inspect"] = srt.delays;
-  names.push("srt-inspect");
 }
 await stop();
 
@@ -48,7 +46,7 @@ console.log(
   `SSE over keep-alive HTTPS, ${streams} streams of ${events} events (${GAP_MS} ms apart) each, ms: median p10 p90 p99 max`,
 );
 const summaries = {};
-for (const name of names) {
+for (const name of Object.keys(first)) {
   summaries[name] = { first: summary(first[name]), delay: summary(delay[name]) };
   console.log(`  ${name.padEnd(14)} first event  ${row(summaries[name].first)}`);
   console.log(`  ${"".padEnd(14)} event delay  ${row(summaries[name].delay)}`);
